@@ -1,0 +1,177 @@
+"""Configuration of the SQLite orchestrator, validated once at construction."""
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from cistell import ConfigField
+from pynenc.conf.config_orchestrator import ConfigOrchestrator
+from pynenc.conf.config_sqlite import ConfigSQLite
+
+from pynenc_sqlite.exceptions import SQLiteConfigurationError
+
+
+class JournalMode(StrEnum):
+    """SQLite journal modes the orchestrator accepts (``OFF`` is refused)."""
+
+    WAL = "wal"
+    DELETE = "delete"
+    TRUNCATE = "truncate"
+    PERSIST = "persist"
+    MEMORY = "memory"
+
+
+class SynchronousLevel(StrEnum):
+    """Values of ``PRAGMA synchronous``."""
+
+    OFF = "off"
+    NORMAL = "normal"
+    FULL = "full"
+    EXTRA = "extra"
+
+
+class ConfigOrchestratorPynencSQLite(ConfigOrchestrator, ConfigSQLite):
+    """Settings of :class:`~pynenc_sqlite.PynencSQLiteOrchestrator`.
+
+    In a config file the section is ``orchestratorpynencsqlite``; as environment
+    variables ``PYNENC__CONFIGORCHESTRATORPYNENCSQLITE__<FIELD>``.
+
+    :cvar sqlite_db_path: database file; empty means a per-app default under
+        ``$XDG_STATE_HOME/pynenc-sqlite`` (``~/.local/state/pynenc-sqlite``).
+    :cvar journal_mode: wal, delete, truncate, persist or memory.
+    :cvar synchronous: off, normal, full or extra.
+    :cvar busy_timeout_seconds: how long a call waits for another writer's lock.
+    :cvar file_mode: octal permissions of a database file this package creates.
+    :cvar wal_autocheckpoint_pages: WAL pages that trigger an automatic checkpoint.
+    """
+
+    journal_mode = ConfigField(JournalMode.WAL.value)
+    synchronous = ConfigField(SynchronousLevel.NORMAL.value)
+    busy_timeout_seconds = ConfigField(30.0)
+    file_mode = ConfigField("0600")
+    wal_autocheckpoint_pages = ConfigField(1000)
+
+
+#: Section of these settings in a config file or ``config_values`` dict.
+CONFIG_SECTION = "orchestratorpynencsqlite"
+
+_REFUSED_JOURNAL_MODES = {
+    "off": (
+        "journal_mode 'off' is refused: without a rollback journal a crash or a "
+        "failed statement in the middle of a transaction corrupts the database"
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """Validated connection settings shared by every connection to one database."""
+
+    path: Path
+    journal_mode: JournalMode
+    synchronous: SynchronousLevel
+    busy_timeout_seconds: float
+    file_mode: int
+    wal_autocheckpoint_pages: int
+
+    @classmethod
+    def from_config(
+        cls, conf: ConfigOrchestratorPynencSQLite, app_id: str
+    ) -> "DatabaseSettings":
+        """Validate ``conf``; raise :class:`SQLiteConfigurationError` on a bad value."""
+        return cls(
+            path=_database_path(conf.sqlite_db_path, app_id),
+            journal_mode=_journal_mode(conf.journal_mode),
+            synchronous=_choice(SynchronousLevel, "synchronous", conf.synchronous),
+            busy_timeout_seconds=_busy_timeout(conf.busy_timeout_seconds),
+            file_mode=_file_mode(conf.file_mode),
+            wal_autocheckpoint_pages=_wal_autocheckpoint(conf.wal_autocheckpoint_pages),
+        )
+
+
+def default_database_path(app_id: str) -> Path:
+    """Per-app default file: the same for every process of one app and user."""
+    state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    slug = re.sub(r"[^A-Za-z0-9_.-]", "_", app_id)[:64] or "app"
+    digest = hashlib.sha256(app_id.encode()).hexdigest()[:12]
+    return Path(state_home) / "pynenc-sqlite" / f"{slug}-{digest}.sqlite3"
+
+
+def _database_path(value: object, app_id: str) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise SQLiteConfigurationError(
+            f"sqlite_db_path must be a file path, got {value!r}"
+        )
+    text = os.fspath(value)
+    if not text:
+        return default_database_path(app_id)
+    if text == ":memory:" or text.startswith("file:"):
+        raise SQLiteConfigurationError(
+            f"sqlite_db_path {text!r} is not a file path: an in-memory or URI database "
+            "cannot be shared between processes; give the path of a file instead"
+        )
+    return Path(text).expanduser().absolute()
+
+
+def _journal_mode(value: object) -> JournalMode:
+    text = str(value).strip().lower()
+    if text in _REFUSED_JOURNAL_MODES:
+        raise SQLiteConfigurationError(
+            f"{_REFUSED_JOURNAL_MODES[text]}; choose one of "
+            f"{', '.join(mode.value for mode in JournalMode)}"
+        )
+    return _choice(JournalMode, "journal_mode", text)
+
+
+def _choice[E: StrEnum](enum: type[E], name: str, value: object) -> E:
+    text = str(value).strip().lower()
+    try:
+        return enum(text)
+    except ValueError:
+        choices = ", ".join(member.value for member in enum)
+        raise SQLiteConfigurationError(
+            f"{name} {value!r} is not valid; choose one of {choices}"
+        ) from None
+
+
+def _busy_timeout(value: object) -> float:
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise SQLiteConfigurationError(
+            f"busy_timeout_seconds {value!r} is not valid; give a number of seconds "
+            "greater than 0 and at most 3600 (default 30)"
+        )
+    return seconds
+
+
+def _file_mode(value: object) -> int:
+    text = str(value).strip()
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        mode = -1
+    if not 0o600 <= mode <= 0o777 or mode & 0o600 != 0o600:
+        raise SQLiteConfigurationError(
+            f"file_mode {value!r} is not valid; give octal permissions that let the "
+            "owner read and write, such as '0600' (default) or '0640'"
+        )
+    return mode
+
+
+def _wal_autocheckpoint(value: object) -> int:
+    try:
+        pages = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        pages = -1
+    if pages < 1:
+        raise SQLiteConfigurationError(
+            f"wal_autocheckpoint_pages {value!r} is not valid; give a positive number "
+            "of pages (default 1000)"
+        )
+    return pages

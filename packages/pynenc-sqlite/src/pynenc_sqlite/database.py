@@ -1,0 +1,236 @@
+"""Kept connections to one SQLite database file, checked once and reused.
+
+One connection per process and thread, opened lazily with the configured
+PRAGMAs (never per call), never reused in a forked child, closed by
+:meth:`Database.close` or at interpreter exit. Writes run in ``BEGIN IMMEDIATE``
+transactions; waiting for other writers is left to SQLite's busy timeout.
+"""
+
+import atexit
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pynenc_sqlite.conf.config_orchestrator import DatabaseSettings, JournalMode
+from pynenc_sqlite.exceptions import (
+    DatabaseFileError,
+    DatabaseFullError,
+    DatabaseLockedError,
+    SchemaVersionError,
+)
+from pynenc_sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+
+#: Connections inherited through fork: a child must neither use nor close them
+#: (closing could checkpoint or unlock on the parent's behalf), so they are kept.
+_INHERITED_THROUGH_FORK: list[sqlite3.Connection] = []
+#: Every open database of this process, closed at interpreter exit.
+_OPEN_DATABASES: "weakref.WeakSet[Database]" = weakref.WeakSet()
+
+_LOCKED_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that can be referenced weakly (plain ones cannot)."""
+
+
+class Database:
+    """Connection manager for one database file with validated settings."""
+
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.settings = settings
+        self._local = threading.local()
+        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._prepare_file()
+        self._migrate(self.connection())
+        _OPEN_DATABASES.add(self)
+
+    # -- connections -------------------------------------------------------
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use and after a fork."""
+        pid, conn = getattr(self._local, "entry", (0, None))
+        if conn is not None and pid == os.getpid():
+            return conn
+        if conn is not None:
+            _INHERITED_THROUGH_FORK.append(conn)
+        conn = self._connect()
+        self._local.entry = (os.getpid(), conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection this process opened (threads included)."""
+        pid = os.getpid()
+        for conn in list(self._connections):
+            if getattr(conn, "owner_pid", None) == pid:
+                conn.close()
+        self._local = threading.local()
+
+    def _connect(self) -> _Connection:
+        settings = self.settings
+        conn = sqlite3.connect(
+            settings.path,
+            timeout=settings.busy_timeout_seconds,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=256,
+            factory=_Connection,
+        )
+        conn.owner_pid = os.getpid()  # type: ignore[attr-defined]
+        try:
+            with self.translate_errors():
+                self._apply_pragmas(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._connections.add(conn)
+        return conn
+
+    def _apply_pragmas(self, conn: sqlite3.Connection) -> None:
+        settings = self.settings
+        self._schema_version(conn)  # refuse a newer schema before changing anything
+        wanted = settings.journal_mode
+        (actual,) = conn.execute(f"PRAGMA journal_mode={wanted.value}").fetchone()
+        if str(actual).lower() != wanted.value:
+            raise DatabaseFileError(
+                settings.path,
+                f"runs in journal mode {actual!r}, not the configured {wanted.value!r}",
+                "SQLite keeps WAL while another connection has the file open; use the "
+                "same journal_mode in every process of the app, or stop them all and "
+                "start again with the new mode",
+            )
+        conn.execute(f"PRAGMA synchronous={settings.synchronous.value}")
+        if wanted is JournalMode.WAL:
+            conn.execute(
+                f"PRAGMA wal_autocheckpoint={settings.wal_autocheckpoint_pages}"
+            )
+
+    # -- transactions --------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction, committed on success, else rolled back."""
+        conn = self.connection()
+        with self.translate_errors():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def translate_errors(self) -> Iterator[None]:
+        """Turn SQLite errors a user can act on into this package's errors."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            translated = self._translate(error)
+            if translated is None:
+                raise
+            raise translated from error
+
+    def _translate(self, error: sqlite3.Error) -> Exception | None:
+        code = getattr(error, "sqlite_errorcode", -1) & 0xFF
+        path = self.settings.path
+        if code in _LOCKED_CODES:
+            return DatabaseLockedError(path, self.settings.busy_timeout_seconds)
+        if code == sqlite3.SQLITE_FULL:
+            return DatabaseFullError(path)
+        if code == sqlite3.SQLITE_NOTADB:
+            return DatabaseFileError(
+                path,
+                "is not a SQLite database",
+                "Point sqlite_db_path at a new or existing orchestrator database; "
+                "this file was left untouched",
+            )
+        if code == sqlite3.SQLITE_CORRUPT:
+            return DatabaseFileError(
+                path,
+                "is damaged (truncated or overwritten)",
+                "Restore it from a backup or move it away; it was left untouched",
+            )
+        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+            return DatabaseFileError(
+                path,
+                f"cannot be written ({error})",
+                "Make the file and its directory writable by this user (WAL also "
+                "creates -wal and -shm files beside it), or choose another path",
+            )
+        return None
+
+    # -- file and schema -----------------------------------------------------
+    def _prepare_file(self) -> None:
+        """Check the path, and create a new file with the configured permissions."""
+        path = self.settings.path
+        if path.is_dir():
+            raise DatabaseFileError(
+                path, "is a directory", "Give the path of a file inside it instead"
+            )
+        directory = path.parent
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as error:
+            raise DatabaseFileError(
+                path,
+                f"its directory cannot be created ({error.strerror})",
+                "Create the directory or choose a path in a writable one",
+            ) from None
+        if path.exists():
+            self._require_access(path, os.R_OK | os.W_OK, "it is not readable and writable")
+            if self.settings.journal_mode is JournalMode.WAL:
+                self._require_access(
+                    directory,
+                    os.W_OK | os.X_OK,
+                    "its directory is not writable, and WAL creates -wal and -shm "
+                    "files beside the database",
+                )
+            return
+        self._require_access(directory, os.W_OK | os.X_OK, "its directory is not writable")
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, self.settings.file_mode)
+        except FileExistsError:
+            return  # another process created it first
+        os.fchmod(fd, self.settings.file_mode)  # not narrowed by the umask
+        os.close(fd)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION`; refuse a newer one."""
+        with self.translate_errors():
+            version = self._schema_version(conn)
+            if version == SCHEMA_VERSION:
+                return
+            with self.write() as tx:
+                version = self._schema_version(tx)  # another process may have won
+                for statements in MIGRATIONS[version:]:
+                    for statement in statements:
+                        tx.execute(statement)
+                tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _schema_version(self, conn: sqlite3.Connection) -> int:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                self.settings.path,
+                f"has schema version {version}, newer than version {SCHEMA_VERSION} "
+                "that this pynenc-sqlite understands",
+                "Upgrade pynenc-sqlite in this environment; the file was left untouched",
+            )
+        return int(version)
+
+    def _require_access(self, checked: Path, mode: int, problem: str) -> None:
+        if not os.access(checked, mode):
+            raise DatabaseFileError(
+                self.settings.path,
+                problem,
+                "Fix the permissions (chmod/chown) or choose a writable location",
+            )
+
+
+@atexit.register
+def _close_open_databases() -> None:
+    for database in list(_OPEN_DATABASES):
+        database.close()

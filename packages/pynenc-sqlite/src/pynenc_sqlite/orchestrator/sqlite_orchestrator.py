@@ -1,0 +1,737 @@
+"""A pynenc orchestrator on SQLite for several processes on one host.
+
+The class is selected in pynenc's config as ``PynencSQLiteOrchestrator``; its
+public API follows ``pynenc.orchestrator.sqlite_orchestrator`` (``Tables``,
+``SQLiteBlockingControl``, ``SQLiteOrchestrator``). pynenc picks classes by
+bare class name, and pynenc has its own ``SQLiteOrchestrator``: the distinct
+name is what makes the choice deterministic when both are imported.
+"""
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from time import time
+from typing import TYPE_CHECKING, Any
+
+from pynenc.identifiers.invocation_id import InvocationId
+from pynenc.invocation.status import (
+    InvocationStatus,
+    InvocationStatusRecord,
+    status_record_transition,
+)
+from pynenc.orchestrator.atomic_service import (
+    ActiveRunnerInfo,
+    AtomicServiceExecution,
+    AtomicServiceExecutionStatus,
+)
+from pynenc.orchestrator.base_orchestrator import BaseBlockingControl, BaseOrchestrator
+
+from pynenc_sqlite.conf.config_orchestrator import (
+    ConfigOrchestratorPynencSQLite,
+    DatabaseSettings,
+)
+from pynenc_sqlite.database import Database
+from pynenc_sqlite.schema import Tables
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+    from pynenc.identifiers.call_id import CallId
+    from pynenc.invocation.dist_invocation import DistributedInvocation
+    from pynenc.orchestrator.atomic_service import AtomicServiceRun
+    from pynenc.task import Task, TaskId
+
+__all__ = [
+    "PynencSQLiteOrchestrator",
+    "SQLiteBlockingControl",
+    "SQLiteOrchestrator",
+    "Tables",
+]
+
+_RUNNING = AtomicServiceExecutionStatus.RUNNING
+_BLOCKED = AtomicServiceExecutionStatus.BLOCKED
+_ABANDONED = AtomicServiceExecutionStatus.ABANDONED
+_AVAILABLE_FOR_RUN = sorted(InvocationStatus.get_available_for_run_statuses())
+
+
+def _placeholders(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _ids(rows: list[Any]) -> list[InvocationId]:
+    return [InvocationId(row[0]) for row in rows]
+
+
+def _epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+class SQLiteBlockingControl(BaseBlockingControl):
+    """Waiting edges between invocations, stored in ``orchestrator_blocking_edges``."""
+
+    def __init__(self, app: "Pynenc", database: Database, app_key: int) -> None:
+        self.app = app
+        self.database = database
+        self.app_key = app_key
+
+    def waiting_for_results(
+        self,
+        caller_invocation_id: "InvocationId",
+        result_invocation_ids: list["InvocationId"],
+    ) -> None:
+        """Record that ``caller_invocation_id`` waits on each of ``result_invocation_ids``."""
+        rows = [(self.app_key, caller_invocation_id, waited) for waited in result_invocation_ids]
+        with self.database.write() as tx:
+            tx.executemany(
+                f"INSERT OR IGNORE INTO {Tables.BLOCKING_EDGES} "
+                "(app_key, waiter_id, waited_id) VALUES (?, ?, ?)",
+                rows,
+            )
+
+    def release_waiters(self, waited_invocation_id: "InvocationId") -> None:
+        """Remove the invocation from the graph: its waiters and its own waits."""
+        with self.database.write() as tx:
+            tx.execute(
+                f"DELETE FROM {Tables.BLOCKING_EDGES} "
+                "WHERE app_key = ? AND (waited_id = ? OR waiter_id = ?)",
+                (self.app_key, waited_invocation_id, waited_invocation_id),
+            )
+
+    def get_blocking_invocations(self, max_num_invocations: int) -> Iterator["InvocationId"]:
+        """Invocations others wait on, waiting on nothing, available for run, oldest first."""
+        query = f"""
+            SELECT i.invocation_id
+            FROM (SELECT DISTINCT waited_id FROM {Tables.BLOCKING_EDGES}
+                  WHERE app_key = ?) AS blocking
+            JOIN {Tables.INVOCATIONS} AS i
+              ON i.app_key = ? AND i.invocation_id = blocking.waited_id
+            WHERE i.status IN ({_placeholders(_AVAILABLE_FOR_RUN)})
+              AND NOT EXISTS (
+                  SELECT 1 FROM {Tables.BLOCKING_EDGES} AS w
+                  WHERE w.app_key = ? AND w.waiter_id = blocking.waited_id)
+            ORDER BY i.registered_time, i.seq
+            LIMIT ?"""
+        params = (self.app_key, self.app_key, *_AVAILABLE_FOR_RUN, self.app_key)
+        with self.database.translate_errors():
+            rows = self.database.connection().execute(
+                query, (*params, max(max_num_invocations, 0))
+            ).fetchall()
+        yield from _ids(rows)
+
+
+class PynencSQLiteOrchestrator(BaseOrchestrator):
+    """Orchestrator state in one SQLite file shared by the processes of a host.
+
+    Several apps may share the file: every row carries the app's key, and
+    look-ups and purges only see their own app.
+    """
+
+    def __init__(self, app: "Pynenc") -> None:
+        super().__init__(app)
+        self.settings = DatabaseSettings.from_config(self.conf, app.app_id)
+        self.database = Database(self.settings)
+        self.app_key = self._app_key(app.app_id)
+        self._blocking_control = SQLiteBlockingControl(app, self.database, self.app_key)
+
+    @cached_property
+    def conf(self) -> ConfigOrchestratorPynencSQLite:  # type: ignore[override]
+        return ConfigOrchestratorPynencSQLite(
+            config_values=self.app.config_values,
+            config_filepath=self.app.config_filepath,
+        )
+
+    @property
+    def sqlite_db_path(self) -> str:
+        """Path of the database file."""
+        return str(self.settings.path)
+
+    @property
+    def blocking_control(self) -> BaseBlockingControl:
+        return self._blocking_control
+
+    def close(self) -> None:
+        """Close this process's connections; the next call opens new ones."""
+        self.database.close()
+
+    def _app_key(self, app_id: str) -> int:
+        with self.database.write() as tx:
+            tx.execute(f"INSERT OR IGNORE INTO {Tables.APPS} (app_id) VALUES (?)", (app_id,))
+            (key,) = tx.execute(
+                f"SELECT app_key FROM {Tables.APPS} WHERE app_id = ?", (app_id,)
+            ).fetchone()
+        return int(key)
+
+    def _fetch(self, query: str, params: Sequence[object]) -> list[Any]:
+        """Run a read-only statement and return all rows (no cursor stays open)."""
+        with self.database.translate_errors():
+            return self.database.connection().execute(query, params).fetchall()
+
+    # -- registration and look-ups -----------------------------------------
+    def _register_new_invocations(
+        self,
+        invocations: list["DistributedInvocation"],
+        runner_id: str | None = None,
+    ) -> InvocationStatusRecord:
+        """Insert invocations as REGISTERED (no owner); existing ones are left as they are."""
+        record = status_record_transition(None, InvocationStatus.REGISTERED, runner_id)
+        stamp = _epoch(record.timestamp)
+        rows = [
+            (
+                self.app_key,
+                invocation.invocation_id,
+                invocation.task.task_id.key,
+                invocation.call.call_id.key,
+                record.status.value,
+                record.runner_id,
+                stamp,
+                stamp,
+            )
+            for invocation in invocations
+        ]
+        with self.database.write() as tx:
+            tx.executemany(
+                f"""INSERT INTO {Tables.INVOCATIONS} (app_key, invocation_id, task_id,
+                        call_id, status, owner_id, status_time, registered_time)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (app_key, invocation_id) DO NOTHING""",
+                rows,
+            )
+        return record
+
+    def get_existing_invocations(
+        self,
+        task: "Task",
+        key_serialized_arguments: dict[str, str] | None = None,
+        statuses: list[InvocationStatus] | None = None,
+    ) -> Iterator["InvocationId"]:
+        """Invocations of ``task`` matching every argument and any status, oldest first."""
+        joins = []
+        params: list[object] = []
+        for position, (arg_key, arg_value) in enumerate((key_serialized_arguments or {}).items()):
+            alias = f"a{position}"
+            joins.append(
+                f"JOIN {Tables.INVOCATION_ARGS} AS {alias} ON {alias}.app_key = i.app_key"
+                f" AND {alias}.invocation_id = i.invocation_id"
+                f" AND {alias}.arg_key = ? AND {alias}.arg_value = ?"
+            )
+            params += (arg_key, arg_value)
+        where = "i.app_key = ? AND i.task_id = ?"
+        params += (self.app_key, task.task_id.key)
+        if statuses:
+            where += f" AND i.status IN ({_placeholders(statuses)})"
+            params += [status.value for status in statuses]
+        query = (
+            f"SELECT i.invocation_id FROM {Tables.INVOCATIONS} AS i {' '.join(joins)} "
+            f"WHERE {where} ORDER BY i.registered_time, i.seq"
+        )
+        yield from _ids(self._fetch(query, params))
+
+    def get_task_invocation_ids(self, task_id: "TaskId") -> Iterator["InvocationId"]:
+        """All invocations of a task, oldest first."""
+        yield from _ids(
+            self._fetch(
+                f"SELECT invocation_id FROM {Tables.INVOCATIONS} "
+                "WHERE app_key = ? AND task_id = ? ORDER BY registered_time, seq",
+                (self.app_key, task_id.key),
+            )
+        )
+
+    def get_call_invocation_ids(self, call_id: "CallId") -> Iterator["InvocationId"]:
+        """All invocations of a call, oldest first."""
+        yield from _ids(
+            self._fetch(
+                f"SELECT invocation_id FROM {Tables.INVOCATIONS} "
+                "WHERE app_key = ? AND call_id = ? ORDER BY registered_time, seq",
+                (self.app_key, call_id.key),
+            )
+        )
+
+    def _filters(
+        self, task_id: "TaskId | None", statuses: list[InvocationStatus] | None
+    ) -> tuple[str, list[object]]:
+        where = "app_key = ?"
+        params: list[object] = [self.app_key]
+        if task_id:
+            where += " AND task_id = ?"
+            params.append(task_id.key)
+        if statuses:
+            where += f" AND status IN ({_placeholders(statuses)})"
+            params += [status.value for status in statuses]
+        return where, params
+
+    def get_invocation_ids_paginated(
+        self,
+        task_id: "TaskId | None" = None,
+        statuses: list[InvocationStatus] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list["InvocationId"]:
+        """A page of invocations, newest registration first (ties: newest insert first).
+
+        The order depends only on registration, so pages stay stable while
+        statuses change.
+        """
+        if limit < 0 or offset < 0:
+            raise ValueError(
+                f"limit ({limit}) and offset ({offset}) must be zero or positive"
+            )
+        where, params = self._filters(task_id, statuses)
+        return _ids(
+            self._fetch(
+                f"SELECT invocation_id FROM {Tables.INVOCATIONS} WHERE {where} "
+                "ORDER BY registered_time DESC, seq DESC LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            )
+        )
+
+    def count_invocations(
+        self,
+        task_id: "TaskId | None" = None,
+        statuses: list[InvocationStatus] | None = None,
+    ) -> int:
+        """Number of invocations matching the filters."""
+        where, params = self._filters(task_id, statuses)
+        ((count,),) = self._fetch(
+            f"SELECT COUNT(*) FROM {Tables.INVOCATIONS} WHERE {where}", params
+        )
+        return int(count)
+
+    # -- status ---------------------------------------------------------------
+    def _atomic_status_transition(
+        self,
+        invocation_id: "InvocationId",
+        status: InvocationStatus,
+        runner_id: str | None = None,
+    ) -> InvocationStatusRecord:
+        """Read, validate with pynenc's rules and write in one write transaction.
+
+        :raises KeyError: the invocation is not registered in this app.
+        :raises InvocationStatusTransitionError: the status rules forbid it.
+        :raises InvocationStatusOwnershipError: the ownership rules forbid it.
+        """
+        with self.database.write() as tx:
+            row = tx.execute(
+                f"SELECT status, owner_id, status_time FROM {Tables.INVOCATIONS} "
+                "WHERE app_key = ? AND invocation_id = ?",
+                (self.app_key, invocation_id),
+            ).fetchone()
+            if row is None:
+                raise self._unknown(invocation_id)
+            current = InvocationStatusRecord(InvocationStatus(row[0]), row[1], _utc(row[2]))
+            new_record = status_record_transition(current, status, runner_id)
+            tx.execute(
+                f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ?, status_time = ? "
+                "WHERE app_key = ? AND invocation_id = ?",
+                (
+                    new_record.status.value,
+                    new_record.runner_id,
+                    _epoch(new_record.timestamp),
+                    self.app_key,
+                    invocation_id,
+                ),
+            )
+        return new_record
+
+    def _unknown(self, invocation_id: str) -> KeyError:
+        return KeyError(
+            f"invocation {invocation_id!r} is not registered in app {self.app.app_id!r}"
+        )
+
+    def get_invocation_status_record(self, invocation_id: "InvocationId") -> InvocationStatusRecord:
+        """The stored status, owner and time of the last change.
+
+        :raises KeyError: the invocation is not registered in this app.
+        """
+        rows = self._fetch(
+            f"SELECT status, owner_id, status_time FROM {Tables.INVOCATIONS} "
+            "WHERE app_key = ? AND invocation_id = ?",
+            (self.app_key, invocation_id),
+        )
+        if not rows:
+            raise self._unknown(invocation_id)
+        status, owner, stamp = rows[0]
+        return InvocationStatusRecord(InvocationStatus(status), owner, _utc(stamp))
+
+    def filter_by_status(
+        self,
+        invocation_ids: list["InvocationId"],
+        status_filter: frozenset[InvocationStatus],
+    ) -> list["InvocationId"]:
+        """The given ids whose status is in ``status_filter``, in the given order."""
+        if not invocation_ids or not status_filter:
+            return []
+        statuses = sorted(status_filter)
+        found = {
+            row[0]
+            for row in self._fetch(
+                f"SELECT invocation_id FROM {Tables.INVOCATIONS} WHERE app_key = ? "
+                "AND invocation_id IN (SELECT value FROM json_each(?)) "
+                f"AND status IN ({_placeholders(statuses)})",
+                (self.app_key, json.dumps(list(invocation_ids)), *statuses),
+            )
+        }
+        return [invocation_id for invocation_id in invocation_ids if invocation_id in found]
+
+    # -- retries, arguments, purge ------------------------------------------
+    def increment_invocation_retries(self, invocation_id: "InvocationId") -> None:
+        """Add one retry atomically.
+
+        :raises KeyError: the invocation is not registered in this app.
+        """
+        with self.database.write() as tx:
+            updated = tx.execute(
+                f"UPDATE {Tables.INVOCATIONS} SET retries = retries + 1 "
+                "WHERE app_key = ? AND invocation_id = ?",
+                (self.app_key, invocation_id),
+            ).rowcount
+            if not updated:
+                raise self._unknown(invocation_id)
+
+    def get_invocation_retries(self, invocation_id: "InvocationId") -> int:
+        """Retries so far; 0 for an invocation that is not registered."""
+        rows = self._fetch(
+            f"SELECT retries FROM {Tables.INVOCATIONS} WHERE app_key = ? AND invocation_id = ?",
+            (self.app_key, invocation_id),
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def index_arguments_for_concurrency_control(self, invocation: "DistributedInvocation") -> None:
+        """Store the invocation's serialized arguments for argument look-ups."""
+        rows = [
+            (self.app_key, invocation.invocation_id, key, value)
+            for key, value in invocation.call.serialized_arguments.items()
+        ]
+        with self.database.write() as tx:
+            tx.executemany(
+                f"INSERT OR REPLACE INTO {Tables.INVOCATION_ARGS} "
+                "(app_key, invocation_id, arg_key, arg_value) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+
+    def set_up_invocation_auto_purge(self, invocation_id: "InvocationId") -> None:
+        """Mark the invocation for removal once the auto-purge period has passed."""
+        with self.database.write() as tx:
+            tx.execute(
+                f"UPDATE {Tables.INVOCATIONS} SET auto_purge_time = ? "
+                "WHERE app_key = ? AND invocation_id = ?",
+                (time(), self.app_key, invocation_id),
+            )
+
+    def auto_purge(self) -> None:
+        """Remove invocations marked longer ago than ``auto_final_invocation_purge_hours``."""
+        cutoff = time() - self.conf.auto_final_invocation_purge_hours * 3600
+        expired = (
+            f"SELECT invocation_id FROM {Tables.INVOCATIONS} "
+            "WHERE app_key = ? AND auto_purge_time IS NOT NULL AND auto_purge_time <= ?"
+        )
+        key = self.app_key
+        with self.database.write() as tx:
+            tx.execute(
+                f"DELETE FROM {Tables.BLOCKING_EDGES} WHERE app_key = ? "
+                f"AND (waited_id IN ({expired}) OR waiter_id IN ({expired}))",
+                (key, key, cutoff, key, cutoff),
+            )
+            tx.execute(
+                f"DELETE FROM {Tables.INVOCATION_ARGS} WHERE app_key = ? "
+                f"AND invocation_id IN ({expired})",
+                (key, key, cutoff),
+            )
+            tx.execute(
+                f"DELETE FROM {Tables.INVOCATIONS} WHERE app_key = ? "
+                "AND auto_purge_time IS NOT NULL AND auto_purge_time <= ?",
+                (key, cutoff),
+            )
+
+    def purge(self) -> None:
+        """Remove every row of this app; other apps in the same file are untouched."""
+        with self.database.write() as tx:
+            for table in Tables.APP_SCOPED:
+                tx.execute(f"DELETE FROM {table} WHERE app_key = ?", (self.app_key,))
+
+    # -- runners and recovery -----------------------------------------------
+    def register_runner_heartbeats(
+        self,
+        runner_ids: list[str],
+        can_run_atomic_service: bool = False,
+        consumed_queues: Sequence[str] | None = None,
+    ) -> None:
+        """Create or refresh runners; creation time is kept, queues change only when given."""
+        if not runner_ids:
+            return
+        now = time()
+        queues = None if consumed_queues is None else json.dumps(list(consumed_queues))
+        rows = [
+            {
+                "app_key": self.app_key,
+                "runner_id": runner_id,
+                "now": now,
+                "eligible": int(can_run_atomic_service),
+                "queues": queues,
+            }
+            for runner_id in runner_ids
+        ]
+        with self.database.write() as tx:
+            tx.executemany(
+                f"""INSERT INTO {Tables.RUNNER_HEARTBEATS} (app_key, runner_id,
+                        creation_time, last_heartbeat, can_run_atomic_service,
+                        consumed_queues)
+                    VALUES (:app_key, :runner_id, :now, :now, :eligible,
+                        COALESCE(:queues, '[]'))
+                    ON CONFLICT (app_key, runner_id) DO UPDATE SET
+                        last_heartbeat = excluded.last_heartbeat,
+                        can_run_atomic_service = excluded.can_run_atomic_service,
+                        consumed_queues = COALESCE(:queues, consumed_queues)""",
+                rows,
+            )
+
+    def _get_active_runners(
+        self, timeout_seconds: float, can_run_atomic_service: bool | None = None
+    ) -> list[ActiveRunnerInfo]:
+        """Runners seen within ``timeout_seconds``, by creation time, then runner id."""
+        where = "app_key = ? AND last_heartbeat >= ?"
+        params: list[object] = [self.app_key, time() - timeout_seconds]
+        if can_run_atomic_service is not None:
+            where += " AND can_run_atomic_service = ?"
+            params.append(int(can_run_atomic_service))
+        rows = self._fetch(
+            f"SELECT runner_id, creation_time, last_heartbeat, can_run_atomic_service, "
+            f"consumed_queues FROM {Tables.RUNNER_HEARTBEATS} WHERE {where} "
+            "ORDER BY creation_time, runner_id",
+            params,
+        )
+        return [
+            ActiveRunnerInfo(
+                runner_id=runner_id,
+                creation_time=_utc(created),
+                last_heartbeat=_utc(seen),
+                allow_to_run_atomic_service=bool(eligible),
+                consumed_queues=tuple(json.loads(queues)),
+            )
+            for runner_id, created, seen, eligible, queues in rows
+        ]
+
+    def get_pending_invocations_for_recovery(self) -> Iterator["InvocationId"]:
+        """PENDING invocations older than ``max_pending_seconds``, oldest first."""
+        cutoff = time() - self.app.conf.max_pending_seconds
+        yield from _ids(
+            self._fetch(
+                f"SELECT invocation_id FROM {Tables.INVOCATIONS} WHERE app_key = ? "
+                "AND status = ? AND status_time <= ? ORDER BY status_time, seq",
+                (self.app_key, InvocationStatus.PENDING.value, cutoff),
+            )
+        )
+
+    def _get_running_invocations_for_recovery(
+        self, timeout_seconds: float
+    ) -> Iterator["InvocationId"]:
+        """RUNNING invocations whose owner sent no heartbeat within ``timeout_seconds``."""
+        yield from _ids(
+            self._fetch(
+                f"""SELECT i.invocation_id FROM {Tables.INVOCATIONS} AS i
+                    LEFT JOIN {Tables.RUNNER_HEARTBEATS} AS r
+                      ON r.app_key = i.app_key AND r.runner_id = i.owner_id
+                    WHERE i.app_key = ? AND i.status = ?
+                      AND (r.runner_id IS NULL OR r.last_heartbeat < ?)
+                    ORDER BY i.status_time, i.seq""",
+                (self.app_key, InvocationStatus.RUNNING.value, time() - timeout_seconds),
+            )
+        )
+
+    # -- atomic service -------------------------------------------------------
+    def record_atomic_service_execution_start(
+        self,
+        atomic_service_run: "AtomicServiceRun",
+        started_at: datetime | None,
+        status: AtomicServiceExecutionStatus = _RUNNING,
+        reason: str = "",
+    ) -> bool:
+        """Insert an execution record; for RUNNING, the cluster-wide gate.
+
+        At most one RUNNING record exists per app. A RUNNING record whose runner
+        stopped sending heartbeats (``runner_considered_dead_after_minutes``) is
+        closed as ABANDONED so that a killed runner cannot hold the slot forever.
+        A refused claim is stored as a zero-width BLOCKED row.
+        """
+        started = started_at or datetime.now(UTC)
+        atomic_service_run.started_at = started
+        run_id = atomic_service_run.atomic_service_id.atomic_service_run_id
+        runner_id = atomic_service_run.atomic_service_id.runner_id
+        accepted = status != _BLOCKED
+        with self.database.write() as tx:
+            if status == _RUNNING:
+                prior = self._current_running(tx)
+                if prior is not None and prior[0] == run_id:
+                    return True
+                if prior is not None:
+                    status, reason = _BLOCKED, reason or f"prior_running:{prior[0]} runner:{prior[1]}"
+                    accepted = False
+            end = started if status == _BLOCKED else None
+            tx.execute(
+                f"INSERT OR REPLACE INTO {Tables.ATOMIC_SERVICE_EXECUTIONS} (app_key, run_id, "
+                "runner_id, start_time, end_time, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self.app_key,
+                    run_id,
+                    runner_id,
+                    _epoch(started),
+                    None if end is None else _epoch(end),
+                    status.value,
+                    reason,
+                ),
+            )
+        if status != _RUNNING:
+            self.purge_atomic_service_executions()
+        return accepted
+
+    def _current_running(self, tx: sqlite3.Connection) -> tuple[str, str] | None:
+        """The live RUNNING record (run id, runner id), abandoning one of a dead runner."""
+        row = tx.execute(
+            f"""SELECT e.run_id, e.runner_id, r.last_heartbeat
+                FROM {Tables.ATOMIC_SERVICE_EXECUTIONS} AS e
+                LEFT JOIN {Tables.RUNNER_HEARTBEATS} AS r
+                  ON r.app_key = e.app_key AND r.runner_id = e.runner_id
+                WHERE e.app_key = ? AND e.status = ?""",
+            (self.app_key, _RUNNING.value),
+        ).fetchone()
+        if row is None:
+            return None
+        run_id, runner_id, last_heartbeat = row
+        now = time()
+        dead_after = self.app.conf.runner_considered_dead_after_minutes * 60
+        if last_heartbeat is not None and last_heartbeat >= now - dead_after:
+            return run_id, runner_id
+        tx.execute(
+            f"UPDATE {Tables.ATOMIC_SERVICE_EXECUTIONS} SET status = ?, end_time = ?, "
+            "reason = ? WHERE app_key = ? AND run_id = ?",
+            (
+                _ABANDONED.value,
+                now,
+                f"runner {runner_id} sent no heartbeat for {dead_after:g}s",
+                self.app_key,
+                run_id,
+            ),
+        )
+        return None
+
+    def finalize_atomic_service_execution(
+        self,
+        atomic_service_run: "AtomicServiceRun",
+        end_time: datetime,
+        status: AtomicServiceExecutionStatus,
+        reason: str = "",
+    ) -> None:
+        """Close the RUNNING record; the first terminal status wins.
+
+        Without a record for the run, a zero-width one is inserted so the attempt
+        stays visible.
+        """
+        run_id = atomic_service_run.atomic_service_id.atomic_service_run_id
+        end = _epoch(end_time)
+        with self.database.write() as tx:
+            tx.execute(
+                f"INSERT INTO {Tables.ATOMIC_SERVICE_EXECUTIONS} (app_key, run_id, runner_id,"
+                " start_time, end_time, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (app_key, run_id) DO UPDATE SET end_time = excluded.end_time,"
+                " status = excluded.status,"
+                " reason = CASE WHEN excluded.reason = '' THEN reason ELSE excluded.reason END"
+                " WHERE status = 'running'",
+                (
+                    self.app_key,
+                    run_id,
+                    atomic_service_run.atomic_service_id.runner_id,
+                    end,
+                    end,
+                    status.value,
+                    reason,
+                ),
+            )
+        self.purge_atomic_service_executions()
+
+    def _executions(self, where: str, params: Sequence[object]) -> list[AtomicServiceExecution]:
+        rows = self._fetch(
+            f"SELECT runner_id, run_id, start_time, end_time, status, reason "
+            f"FROM {Tables.ATOMIC_SERVICE_EXECUTIONS} WHERE app_key = ? AND {where}",
+            (self.app_key, *params),
+        )
+        return [
+            AtomicServiceExecution.from_raw(
+                runner_id=runner_id,
+                atomic_service_run_id=run_id,
+                start_time=_utc(start),
+                end_time=None if end is None else _utc(end),
+                status=AtomicServiceExecutionStatus(status),
+                reason=reason,
+            )
+            for runner_id, run_id, start, end, status, reason in rows
+        ]
+
+    def get_active_atomic_service_executions(self) -> list[AtomicServiceExecution]:
+        """RUNNING executions, most recently started first."""
+        return self._executions("status = ? ORDER BY start_time DESC", (_RUNNING.value,))
+
+    def get_atomic_service_executions_in_timerange(
+        self,
+        start_time: datetime,
+        end_time: datetime,
+        limit: int = 1000,
+        *,
+        runner_id: str | None = None,
+        min_duration_seconds: float = 0.0,
+    ) -> list[AtomicServiceExecution]:
+        """Executions overlapping [start_time, end_time], newest start first.
+
+        A RUNNING execution (no end yet) overlaps every range after its start.
+        """
+        where = "start_time <= ? AND (end_time IS NULL OR end_time >= ?)"
+        params: list[object] = [_epoch(end_time), _epoch(start_time)]
+        if runner_id is not None:
+            where += " AND runner_id = ?"
+            params.append(runner_id)
+        if min_duration_seconds > 0:
+            where += " AND end_time IS NOT NULL AND end_time - start_time >= ?"
+            params.append(min_duration_seconds)
+        return self._executions(
+            f"{where} ORDER BY start_time DESC LIMIT ?", (*params, max(limit, 0))
+        )
+
+    def purge_atomic_service_executions(self) -> int:
+        """Drop finished records past the retention time, then the oldest beyond the cap.
+
+        RUNNING records and records referenced by trigger history are kept.
+        """
+        retention_minutes = float(self.app.conf.atomic_service_execution_retention_minutes)
+        max_records = int(self.app.conf.atomic_service_execution_max_records)
+        protected = json.dumps(sorted(self.app.trigger.get_referenced_atomic_service_run_ids()))
+        purgeable = (
+            "app_key = ? AND status != 'running' "
+            "AND run_id NOT IN (SELECT value FROM json_each(?))"
+        )
+        removed = 0
+        with self.database.write() as tx:
+            if retention_minutes > 0:
+                cutoff = (datetime.now(UTC) - timedelta(minutes=retention_minutes)).timestamp()
+                removed += tx.execute(
+                    f"DELETE FROM {Tables.ATOMIC_SERVICE_EXECUTIONS} "
+                    f"WHERE {purgeable} AND end_time < ?",
+                    (self.app_key, protected, cutoff),
+                ).rowcount
+            if max_records > 0:
+                removed += tx.execute(
+                    f"""DELETE FROM {Tables.ATOMIC_SERVICE_EXECUTIONS}
+                        WHERE app_key = ? AND run_id IN (
+                            SELECT run_id FROM {Tables.ATOMIC_SERVICE_EXECUTIONS}
+                            WHERE {purgeable}
+                            ORDER BY start_time DESC, run_id DESC
+                            LIMIT -1 OFFSET ?)""",
+                    (self.app_key, self.app_key, protected, max_records),
+                ).rowcount
+        return removed
+
+
+#: The name of pynenc's own class, for code that imports it from here.
+SQLiteOrchestrator = PynencSQLiteOrchestrator

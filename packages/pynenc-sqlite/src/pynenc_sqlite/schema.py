@@ -1,0 +1,112 @@
+"""Table names and the versioned schema (``PRAGMA user_version``).
+
+Every table holds the rows of all apps that share the file, keyed by a small
+integer ``app_key`` (see ``orchestrator_apps``): app ids are always bound as
+parameters and never become part of an SQL identifier.
+"""
+
+from typing import Final
+
+
+class Tables:
+    """Names of the orchestrator's tables (one set per database file)."""
+
+    APPS: Final = "orchestrator_apps"
+    INVOCATIONS: Final = "orchestrator_invocations"
+    INVOCATION_ARGS: Final = "orchestrator_invocation_args"
+    BLOCKING_EDGES: Final = "orchestrator_blocking_edges"
+    RUNNER_HEARTBEATS: Final = "orchestrator_runner_heartbeats"
+    ATOMIC_SERVICE_EXECUTIONS: Final = "orchestrator_atomic_service_executions"
+
+    #: Tables holding per-app rows, in the order ``purge`` empties them.
+    APP_SCOPED: Final = (
+        INVOCATION_ARGS,
+        BLOCKING_EDGES,
+        INVOCATIONS,
+        RUNNER_HEARTBEATS,
+        ATOMIC_SERVICE_EXECUTIONS,
+    )
+
+
+T = Tables
+
+#: Migration ``n`` (1-based) brings a database from ``user_version`` n-1 to n.
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    # 1: invocations, argument index and blocking edges.
+    (
+        f"""CREATE TABLE {T.APPS} (
+            app_key INTEGER PRIMARY KEY,
+            app_id TEXT NOT NULL UNIQUE
+        )""",
+        f"""CREATE TABLE {T.INVOCATIONS} (
+            seq INTEGER PRIMARY KEY,
+            app_key INTEGER NOT NULL,
+            invocation_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            call_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            owner_id TEXT,
+            status_time REAL NOT NULL,
+            registered_time REAL NOT NULL,
+            retries INTEGER NOT NULL DEFAULT 0,
+            auto_purge_time REAL,
+            UNIQUE (app_key, invocation_id)
+        )""",
+        f"CREATE INDEX {T.INVOCATIONS}_task ON {T.INVOCATIONS}"
+        "(app_key, task_id, status, registered_time, seq)",
+        f"CREATE INDEX {T.INVOCATIONS}_call ON {T.INVOCATIONS}(app_key, call_id)",
+        f"CREATE INDEX {T.INVOCATIONS}_status ON {T.INVOCATIONS}"
+        "(app_key, status, status_time)",
+        f"CREATE INDEX {T.INVOCATIONS}_registered ON {T.INVOCATIONS}"
+        "(app_key, registered_time, seq)",
+        f"CREATE INDEX {T.INVOCATIONS}_auto_purge ON {T.INVOCATIONS}"
+        "(app_key, auto_purge_time) WHERE auto_purge_time IS NOT NULL",
+        f"""CREATE TABLE {T.INVOCATION_ARGS} (
+            app_key INTEGER NOT NULL,
+            invocation_id TEXT NOT NULL,
+            arg_key TEXT NOT NULL,
+            arg_value TEXT NOT NULL,
+            PRIMARY KEY (app_key, invocation_id, arg_key)
+        ) WITHOUT ROWID""",
+        f"CREATE INDEX {T.INVOCATION_ARGS}_value ON {T.INVOCATION_ARGS}"
+        "(app_key, arg_key, arg_value)",
+        f"""CREATE TABLE {T.BLOCKING_EDGES} (
+            app_key INTEGER NOT NULL,
+            waiter_id TEXT NOT NULL,
+            waited_id TEXT NOT NULL,
+            PRIMARY KEY (app_key, waiter_id, waited_id)
+        ) WITHOUT ROWID""",
+        f"CREATE INDEX {T.BLOCKING_EDGES}_waited ON {T.BLOCKING_EDGES}"
+        "(app_key, waited_id)",
+    ),
+    # 2: runner heartbeats and atomic-service execution records (pynenc 0.4).
+    (
+        f"""CREATE TABLE {T.RUNNER_HEARTBEATS} (
+            app_key INTEGER NOT NULL,
+            runner_id TEXT NOT NULL,
+            creation_time REAL NOT NULL,
+            last_heartbeat REAL NOT NULL,
+            can_run_atomic_service INTEGER NOT NULL,
+            consumed_queues TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (app_key, runner_id)
+        ) WITHOUT ROWID""",
+        f"CREATE INDEX {T.RUNNER_HEARTBEATS}_order ON {T.RUNNER_HEARTBEATS}"
+        "(app_key, creation_time, runner_id)",
+        f"""CREATE TABLE {T.ATOMIC_SERVICE_EXECUTIONS} (
+            app_key INTEGER NOT NULL,
+            run_id TEXT NOT NULL,
+            runner_id TEXT NOT NULL,
+            start_time REAL NOT NULL,
+            end_time REAL,
+            status TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (app_key, run_id)
+        ) WITHOUT ROWID""",
+        f"CREATE UNIQUE INDEX {T.ATOMIC_SERVICE_EXECUTIONS}_one_running "
+        f"ON {T.ATOMIC_SERVICE_EXECUTIONS}(app_key) WHERE status = 'running'",
+        f"CREATE INDEX {T.ATOMIC_SERVICE_EXECUTIONS}_start "
+        f"ON {T.ATOMIC_SERVICE_EXECUTIONS}(app_key, start_time)",
+    ),
+)
+
+SCHEMA_VERSION: Final = len(MIGRATIONS)
