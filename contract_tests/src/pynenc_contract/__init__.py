@@ -3,3 +3,7 @@
 __version__ = "0.1.0"
 #: The pynenc releases whose ``BaseOrchestrator`` this contract specifies.
 PYNENC_RANGE = ">=0.4,<0.5"
+
+from pynenc_contract.backend import Capability, ContractBackend  # noqa: E402
+
+__all__ = ["PYNENC_RANGE", "Capability", "ContractBackend", "__version__"]

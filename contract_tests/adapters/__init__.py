@@ -1,0 +1,1 @@
+"""Contract backend descriptions, written with the public ``pynenc_contract`` API."""

@@ -1,0 +1,128 @@
+"""Races between threads or OS processes, each racer with its own app and runner id."""
+
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pynenc.exceptions import InvocationStatusError
+from pynenc.invocation.status import InvocationStatus
+from pynenc.orchestrator.atomic_service import AtomicServiceId, AtomicServiceRun
+
+from pynenc_contract.backend import AppBuilder, ContractBackend, load_object
+
+if TYPE_CHECKING:
+    from pynenc import Pynenc
+
+#: A racer's work: (app, runner id, invocation ids) -> what it won or counted.
+Work = Callable[["Pynenc", str, list[str]], list[str]]
+RACE_TIMEOUT_SECONDS = 60.0
+
+
+def claim(app: "Pynenc", runner_id: str, invocation_ids: list[str]) -> list[str]:
+    """Try REGISTERED -> PENDING on each id; return the ids this runner won."""
+    won = []
+    for invocation_id in invocation_ids:
+        try:
+            app.orchestrator._atomic_status_transition(
+                invocation_id,  # type: ignore[arg-type]
+                InvocationStatus.PENDING,
+                runner_id,
+            )
+        except InvocationStatusError:
+            continue
+        won.append(invocation_id)
+    return won
+
+
+def increment(app: "Pynenc", runner_id: str, invocation_ids: list[str]) -> list[str]:
+    """Increment the retries of each id once; return the ids incremented."""
+    for invocation_id in invocation_ids:
+        app.orchestrator.increment_invocation_retries(invocation_id)  # type: ignore[arg-type]
+    return invocation_ids
+
+
+def claim_atomic_service(app: "Pynenc", runner_id: str, invocation_ids: list[str]) -> list[str]:
+    """Heartbeat, then try to start a RUNNING atomic-service execution once."""
+    app.orchestrator.register_runner_heartbeats([runner_id], can_run_atomic_service=True)
+    run = AtomicServiceRun(atomic_service_id=AtomicServiceId(runner_id))
+    accepted = app.orchestrator.record_atomic_service_execution_start(run, datetime.now(UTC))
+    return [runner_id] if accepted else []
+
+
+WORK: dict[str, Work] = {
+    "claim": claim,
+    "increment": increment,
+    "claim_atomic_service": claim_atomic_service,
+}
+
+
+def in_threads(app: "Pynenc", work: str, ids: list[str], racers: int) -> list[list[str]]:
+    """Run ``work`` in ``racers`` threads sharing ``app``, as a runner's threads do."""
+    barrier = threading.Barrier(racers)
+
+    def race(index: int) -> list[str]:
+        barrier.wait(RACE_TIMEOUT_SECONDS)
+        return WORK[work](app, f"racer-{index}", ids)
+
+    with ThreadPoolExecutor(racers) as pool:
+        return list(pool.map(race, range(racers), timeout=RACE_TIMEOUT_SECONDS))
+
+
+def in_processes(
+    backend: ContractBackend, app_id: str, workdir: Path, work: str, ids: list[str], racers: int
+) -> list[list[str]]:
+    """Run ``work`` in ``racers`` spawned OS processes, started together."""
+    assert backend.child_build_app is not None
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(racers)
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=_child,
+            args=(backend.child_build_app, backend.orchestrator_class, app_id, str(workdir),
+                  work, ids, index, barrier, results),
+            daemon=True,
+        )
+        for index in range(racers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        outcomes = [results.get(timeout=RACE_TIMEOUT_SECONDS) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+    errors = [outcome for outcome in outcomes if isinstance(outcome, str)]
+    if errors:
+        raise AssertionError(f"a racing process failed: {errors[0]}")
+    return [list(won) for _, won in sorted(outcomes)]
+
+
+def _child(
+    builder_spec: str,
+    orchestrator_class: type,
+    app_id: str,
+    workdir: str,
+    work: str,
+    ids: list[str],
+    index: int,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """Entry point of a racing process: build the app, wait for the others, race."""
+    try:
+        build: AppBuilder = load_object(builder_spec)  # type: ignore[assignment]
+        app = build(app_id, Path(workdir))
+        if type(app.orchestrator) is not orchestrator_class:
+            raise TypeError(f"child built {type(app.orchestrator).__name__}")
+        barrier.wait(RACE_TIMEOUT_SECONDS)
+        results.put((index, tuple(WORK[work](app, f"racer-{index}", ids))))
+    except BaseException as error:  # reported to the parent, which fails the test
+        results.put(f"{type(error).__name__}: {error}")

@@ -1,0 +1,1 @@
+"""The contract tests; run with ``pytest --pyargs pynenc_contract.suite --contract-backend ...``."""

@@ -1,0 +1,135 @@
+"""The pynenc app every scenario runs, copied into each work dir as ``scenario_app.py``.
+
+It reads ``config.json`` beside itself. Task bodies record their execution
+windows in ``probe.sqlite3`` (one row per start and end, with the invocation id
+and pid), which is how the scenarios see what actually ran and how often.
+
+The registration scenario's client processes call :func:`register_client`.
+"""
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+from pynenc import Pynenc, context
+from pynenc.conf.config_task import ConcurrencyControlType
+
+HERE = Path(__file__).resolve().parent
+PROBE_PATH = HERE / "probe.sqlite3"
+
+if (HERE / "broken_orchestrator.py").exists():
+    import broken_orchestrator  # noqa: F401  (registers BrokenClaimOrchestrator)
+
+app = Pynenc(config_filepath=str(HERE / "config.json"))
+
+
+def _probe(kind: str, key: str) -> None:
+    invocation = context.get_dist_invocation_context(app.app_id)
+    runner = context.get_runner_context(app.app_id)
+    with closing(sqlite3.connect(PROBE_PATH, timeout=60, isolation_level=None)) as conn:
+        conn.execute(
+            "INSERT INTO probe (ts, kind, invocation_id, key, pid, runner_id) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                time.time(),
+                kind,
+                invocation.invocation_id if invocation else "",
+                key,
+                os.getpid(),
+                runner.runner_id if runner else "",
+            ),
+        )
+
+
+@contextmanager
+def probed(key: str) -> Iterator[None]:
+    """Record the start and the end of a task body."""
+    _probe("start", key)
+    yield
+    _probe("end", key)
+
+
+@app.task
+def work(index: int, seconds: float) -> int:
+    """A task that sleeps; the crash scenario kills runners while it runs."""
+    with probed(str(index)):
+        time.sleep(seconds)
+    return index
+
+
+@app.task
+def noop(index: int) -> int:
+    """The cheapest task, for throughput."""
+    return index
+
+
+@app.task
+def fan_child(parent: int, index: int, seconds: float) -> int:
+    """A child of ``fan_parent``."""
+    with probed(f"{parent}/{index}"):
+        time.sleep(seconds)
+    return index
+
+
+@app.task
+def fan_parent(index: int, children: int, seconds: float) -> int:
+    """Fan out ``children`` children and wait for all of them (blocking control)."""
+    with probed(f"parent-{index}"):
+        group = fan_child.parallelize([(index, j, seconds) for j in range(children)])
+        return sum(group.results)
+
+
+@app.task(
+    running_concurrency=ConcurrencyControlType.TASK,
+    reroute_on_concurrency_control=True,
+)
+def exclusive_task(index: int, seconds: float) -> int:
+    """At most one invocation of this task may be RUNNING at any time."""
+    with probed("task"):
+        time.sleep(seconds)
+    return index
+
+
+@app.task(
+    running_concurrency=ConcurrencyControlType.KEYS,
+    key_arguments=("key",),
+    reroute_on_concurrency_control=True,
+)
+def keyed_task(key: str, index: int, seconds: float) -> int:
+    """At most one invocation per ``key`` may be RUNNING at any time."""
+    with probed(key):
+        time.sleep(seconds)
+    return index
+
+
+@app.task(registration_concurrency=ConcurrencyControlType.ARGUMENTS)
+def registered_once(key: str) -> str:
+    """Submitting the same call while one is REGISTERED must reuse it."""
+    with probed(key):
+        return key
+
+
+def _slow_down_atomic_service(seconds: float) -> None:
+    """Lengthen every atomic-service run so windows and kills are observable."""
+    from pynenc.trigger.base_trigger import BaseTrigger
+
+    original = BaseTrigger.trigger_loop_iteration
+
+    def slow(self: BaseTrigger, atomic_service_run: object) -> None:
+        time.sleep(seconds)
+        original(self, atomic_service_run)  # type: ignore[arg-type]
+
+    BaseTrigger.trigger_loop_iteration = slow  # type: ignore[method-assign]
+
+
+if _delay := float(os.environ.get("SCENARIO_ATOMIC_SERVICE_DELAY") or 0):
+    _slow_down_atomic_service(_delay)
+
+
+def register_client(key: str, start_at: float) -> None:
+    """Submit ``registered_once(key)`` at wall-clock ``start_at``; print the invocation id."""
+    time.sleep(max(0.0, start_at - time.time()))
+    print(registered_once(key).invocation_id, flush=True)
