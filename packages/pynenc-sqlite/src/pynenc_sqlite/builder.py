@@ -4,8 +4,8 @@ from typing import TYPE_CHECKING
 
 from pynenc_sqlite.conf.config_orchestrator import (
     CONFIG_SECTION,
-    ConfigOrchestratorPynencSQLite,
     DatabaseSettings,
+    load_config,
 )
 from pynenc_sqlite.orchestrator.sqlite_orchestrator import PynencSQLiteOrchestrator
 
@@ -46,8 +46,7 @@ def sqlite_orchestrator(
     section = {**builder._config.get(CONFIG_SECTION, {}), **values}
     config = {**builder._config, CONFIG_SECTION: section}
     DatabaseSettings.from_config(
-        ConfigOrchestratorPynencSQLite(config_values=config),
-        str(config.get("app_id", "pynenc")),
+        load_config(config, None), str(config.get("app_id", "pynenc"))
     )
     builder._config[CONFIG_SECTION] = section
     builder._config["orchestrator_cls"] = PynencSQLiteOrchestrator.__name__

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from cistell import ConfigField
 from pynenc.conf.config_orchestrator import ConfigOrchestrator
@@ -66,6 +67,23 @@ _REFUSED_JOURNAL_MODES = {
 }
 
 
+#: What a valid value of each field looks like: the fix named in every error.
+_EXPECTED = {
+    "sqlite_db_path": "give the path of a file (empty for the per-app default)",
+    "journal_mode": f"choose one of {', '.join(mode.value for mode in JournalMode)}",
+    "synchronous": f"choose one of {', '.join(level.value for level in SynchronousLevel)}",
+    "busy_timeout_seconds": "give a number of seconds greater than 0 and at most 3600 "
+    "(default 30)",
+    "file_mode": "give octal permissions that let the owner read and write, such as "
+    "'0600' (default) or '0640'",
+    "wal_autocheckpoint_pages": "give a positive number of pages (default 1000)",
+}
+
+
+def _invalid(name: str, value: object, problem: str = "is not valid") -> SQLiteConfigurationError:
+    return SQLiteConfigurationError(f"{name} {value!r} {problem}; {_EXPECTED[name]}")
+
+
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
     """Validated connection settings shared by every connection to one database."""
@@ -92,6 +110,21 @@ class DatabaseSettings:
         )
 
 
+def load_config(
+    config_values: dict[str, Any] | None, config_filepath: str | None
+) -> ConfigOrchestratorPynencSQLite:
+    """Read the settings; a value of the wrong type becomes a clear error."""
+    try:
+        return ConfigOrchestratorPynencSQLite(
+            config_values=config_values, config_filepath=config_filepath
+        )
+    except (TypeError, ValueError) as error:
+        expected = "; ".join(f"{name}: {hint}" for name, hint in _EXPECTED.items())
+        raise SQLiteConfigurationError(
+            f"the {CONFIG_SECTION} settings could not be read ({error}). Expected: {expected}"
+        ) from None
+
+
 def default_database_path(app_id: str) -> Path:
     """Per-app default file: the same for every process of one app and user."""
     state_home = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
@@ -102,16 +135,16 @@ def default_database_path(app_id: str) -> Path:
 
 def _database_path(value: object, app_id: str) -> Path:
     if not isinstance(value, (str, os.PathLike)):
-        raise SQLiteConfigurationError(
-            f"sqlite_db_path must be a file path, got {value!r}"
-        )
+        raise _invalid("sqlite_db_path", value)
     text = os.fspath(value)
     if not text:
         return default_database_path(app_id)
     if text == ":memory:" or text.startswith("file:"):
-        raise SQLiteConfigurationError(
-            f"sqlite_db_path {text!r} is not a file path: an in-memory or URI database "
-            "cannot be shared between processes; give the path of a file instead"
+        raise _invalid(
+            "sqlite_db_path",
+            text,
+            "is not a file path: an in-memory or URI database cannot be shared between "
+            "processes",
         )
     return Path(text).expanduser().absolute()
 
@@ -119,10 +152,7 @@ def _database_path(value: object, app_id: str) -> Path:
 def _journal_mode(value: object) -> JournalMode:
     text = str(value).strip().lower()
     if text in _REFUSED_JOURNAL_MODES:
-        raise SQLiteConfigurationError(
-            f"{_REFUSED_JOURNAL_MODES[text]}; choose one of "
-            f"{', '.join(mode.value for mode in JournalMode)}"
-        )
+        raise SQLiteConfigurationError(f"{_REFUSED_JOURNAL_MODES[text]}; {_EXPECTED['journal_mode']}")
     return _choice(JournalMode, "journal_mode", text)
 
 
@@ -131,10 +161,7 @@ def _choice[E: StrEnum](enum: type[E], name: str, value: object) -> E:
     try:
         return enum(text)
     except ValueError:
-        choices = ", ".join(member.value for member in enum)
-        raise SQLiteConfigurationError(
-            f"{name} {value!r} is not valid; choose one of {choices}"
-        ) from None
+        raise _invalid(name, value) from None
 
 
 def _busy_timeout(value: object) -> float:
@@ -143,10 +170,7 @@ def _busy_timeout(value: object) -> float:
     except (TypeError, ValueError):
         seconds = -1.0
     if not 0 < seconds <= 3600:
-        raise SQLiteConfigurationError(
-            f"busy_timeout_seconds {value!r} is not valid; give a number of seconds "
-            "greater than 0 and at most 3600 (default 30)"
-        )
+        raise _invalid("busy_timeout_seconds", value)
     return seconds
 
 
@@ -157,10 +181,7 @@ def _file_mode(value: object) -> int:
     except ValueError:
         mode = -1
     if not 0o600 <= mode <= 0o777 or mode & 0o600 != 0o600:
-        raise SQLiteConfigurationError(
-            f"file_mode {value!r} is not valid; give octal permissions that let the "
-            "owner read and write, such as '0600' (default) or '0640'"
-        )
+        raise _invalid("file_mode", value)
     return mode
 
 
@@ -170,8 +191,5 @@ def _wal_autocheckpoint(value: object) -> int:
     except (TypeError, ValueError):
         pages = -1
     if pages < 1:
-        raise SQLiteConfigurationError(
-            f"wal_autocheckpoint_pages {value!r} is not valid; give a positive number "
-            "of pages (default 1000)"
-        )
+        raise _invalid("wal_autocheckpoint_pages", value)
     return pages

@@ -31,6 +31,7 @@ from pynenc.orchestrator.base_orchestrator import BaseBlockingControl, BaseOrche
 from pynenc_sqlite.conf.config_orchestrator import (
     ConfigOrchestratorPynencSQLite,
     DatabaseSettings,
+    load_config,
 )
 from pynenc_sqlite.database import Database
 from pynenc_sqlite.schema import Tables
@@ -140,10 +141,7 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
 
     @cached_property
     def conf(self) -> ConfigOrchestratorPynencSQLite:  # type: ignore[override]
-        return ConfigOrchestratorPynencSQLite(
-            config_values=self.app.config_values,
-            config_filepath=self.app.config_filepath,
-        )
+        return load_config(self.app.config_values, self.app.config_filepath)
 
     @property
     def sqlite_db_path(self) -> str:

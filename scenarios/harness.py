@@ -1,0 +1,858 @@
+"""Shared machinery of the cross-process scenarios (one module for every script).
+
+* :class:`AppEnv`: a work dir holding a generated app module (``scenario_app.py``,
+  from ``app_template.py``) and ``config.json``; all state in SQLite files there
+  (our orchestrator in its own file, pynenc's broker, state backend, client data
+  store and trigger in ``components.sqlite3``, task probes in ``probe.sqlite3``).
+* :class:`ManagedProcess`: runner and client processes, each in its own session;
+  stopped with SIGTERM to the runner, then SIGKILL of its process group; always
+  cleaned up with timeouts, also on exceptions, SIGTERM and Ctrl-C.
+* Readers (status histories, invocations, probes, atomic-service records, logs)
+  and invariant checks shared by the scenarios.
+* :func:`main`: the command line, the outcome of each case (pass, fail, xfail,
+  xpass, error; see ``expectations.py``), the summary and the JSON result.
+"""
+
+import argparse
+import atexit
+import contextlib
+import importlib
+import importlib.metadata
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any, Literal
+
+from pynenc import Pynenc, context
+from pynenc.exceptions import InvocationStatusError
+from pynenc.identifiers.task_id import TaskId
+from pynenc.invocation.status import (
+    InvocationStatus,
+    InvocationStatusRecord,
+    status_record_transition,
+)
+from pynenc.orchestrator.atomic_service import AtomicServiceExecution
+from pynenc.runner.runner_context import RunnerContext
+from pynenc.state_backend.base_state_backend import InvocationHistory
+
+from expectations import KnownFailure, expected_failure
+
+PYNENC_VERSION = importlib.metadata.version("pynenc")
+SCENARIOS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = SCENARIOS_DIR.parent
+PYTHON = sys.executable
+APP_MODULE = "scenario_app"
+
+RUNNER_TYPES = ("ThreadRunner", "MultiThreadRunner", "ProcessRunner", "PersistentProcessRunner")
+RUNNER_ABBREVIATIONS = {"ThreadRunner": "TR", "MultiThreadRunner": "MTR",
+                        "ProcessRunner": "PR", "PersistentProcessRunner": "PPR"}
+JOURNAL_MODES = ("wal", "delete", "truncate", "persist", "memory")
+ORCHESTRATOR_CLASSES = {
+    "ours": "PynencSQLiteOrchestrator",
+    "builtin": "SQLiteOrchestrator",
+    "broken-claim": "BrokenClaimOrchestrator",
+}
+FINAL_STATUSES = sorted(InvocationStatus.get_final_statuses())
+#: Environment variable naming a file where every started process group is noted,
+#: so that ``run_all.py`` can end leftovers of a scenario it had to kill.
+LEDGER_ENV = "SCENARIOS_PROCESS_LEDGER"
+
+#: Fast failure detection and atomic-service cycle (see PYNENC_NOTES.md).
+DEAD_AFTER_MINUTES = 0.1
+BASE_CONFIG: dict[str, Any] = {
+    "broker_cls": "SQLiteBroker",
+    "state_backend_cls": "SQLiteStateBackend",
+    "client_data_store_cls": "SQLiteClientDataStore",
+    "trigger_cls": "SQLiteTrigger",
+    "runner_considered_dead_after_minutes": DEAD_AFTER_MINUTES,
+    "recover_pending_invocations_cron": "* * * * *",
+    "recover_running_invocations_cron": "* * * * *",
+    "atomic_service_interval_minutes": 0.05,
+    "atomic_service_spread_margin_minutes": 0.005,
+    "atomic_service_check_interval_minutes": 0.005,
+    "atomic_service_max_start_slot_fraction": 1.0,
+    "runner_loop_sleep_time_sec": 0.05,
+    "invocation_wait_results_sleep_time_sec": 0.05,
+    "log_use_colors": False,
+}
+
+
+# -- options -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Options:
+    """Command-line options shared by every scenario script."""
+
+    quick: bool
+    journal_mode: str
+    runners: tuple[str, ...]
+    orchestrator: str
+    out: Path
+    keep: bool
+    verbose: bool
+
+
+def parse_options(
+    name: str, description: str, runner_types: Sequence[str], argv: Sequence[str] | None
+) -> Options:
+    """Parse the common command line of a scenario script."""
+    parser = argparse.ArgumentParser(
+        prog=f"scenarios/{name}.py",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (CI form)")
+    parser.add_argument("--journal-mode", choices=JOURNAL_MODES, default="wal",
+                        help="journal mode of our orchestrator's file (default wal)")
+    parser.add_argument("--runner", action="append", choices=[*runner_types, "all"],
+                        help="runner type to drive (repeatable; default: all that apply)")
+    parser.add_argument("--orchestrator", choices=list(ORCHESTRATOR_CLASSES), default="ours",
+                        help="ours (PynencSQLiteOrchestrator), builtin (pynenc's "
+                        "SQLiteOrchestrator) or broken-claim (non-atomic claim)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "scenarios" / name,
+                        help="directory for the JSON result and failing runners' logs")
+    parser.add_argument("--keep", action="store_true", help="keep the work directories")
+    parser.add_argument("--verbose", action="store_true", help="runner logs at info level")
+    args = parser.parse_args(argv)
+    chosen = args.runner or ["all"]
+    runners = tuple(runner_types) if "all" in chosen else tuple(dict.fromkeys(chosen))
+    return Options(args.quick, args.journal_mode, runners, args.orchestrator,
+                   args.out, args.keep, args.verbose)
+
+
+# -- processes -----------------------------------------------------------------
+_LIVE: dict[int, "ManagedProcess"] = {}
+
+
+class ManagedProcess:
+    """A child process leading its own session (process group id == pid)."""
+
+    def __init__(self, name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str],
+                 log_path: Path) -> None:
+        self.name = name
+        self.log_path = log_path
+        self.runner_id = ""
+        with log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self.pid = self.popen.pid
+        self.started = time.time()
+        _LIVE[self.pid] = self
+        if ledger := os.environ.get(LEDGER_ENV):
+            with open(ledger, "a") as handle:
+                handle.write(f"{self.pid} {cwd}\n")
+
+    def alive(self) -> bool:
+        """Whether the leading process still runs."""
+        return self.popen.poll() is None
+
+    def group_alive(self) -> bool:
+        """Whether any process of the group (workers included) still exists."""
+        try:
+            os.killpg(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def signal_group(self, signum: int) -> None:
+        """Signal every process of the group."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signum)
+
+    def signal_leader(self, signum: int) -> None:
+        """Signal the leading process only (its workers are left alone)."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+    def stop(self, grace: float = 4.0) -> None:
+        """SIGTERM the leader, wait ``grace`` seconds, then SIGKILL the whole group."""
+        if self.alive():
+            self.signal_leader(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(grace)
+        self.signal_group(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(5)
+        deadline = time.time() + 5
+        while self.group_alive() and time.time() < deadline:
+            time.sleep(0.05)
+        _LIVE.pop(self.pid, None)
+
+
+def cleanup_processes() -> None:
+    """End every process group this process started and did not stop yet."""
+    for process in list(_LIVE.values()):
+        process.signal_group(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.popen.wait(5)
+        _LIVE.pop(process.pid, None)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    del frame
+    signal.signal(signum, signal.SIG_IGN)  # a second signal must not interrupt cleanup
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def install_cleanup() -> None:
+    """Turn SIGTERM/SIGHUP into KeyboardInterrupt and end leftovers at exit."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_interrupt)
+    atexit.register(cleanup_processes)
+
+
+def _child_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """This environment without PYNENC__ settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYNENC__")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("PYTHONPATH", None)
+    env.update(extra)
+    return env
+
+
+# -- app environment ------------------------------------------------------------
+def runner_settings(runner_type: str, slots: int) -> dict[str, Any]:
+    """Config sections giving a runner of ``runner_type`` about ``slots`` parallel slots.
+
+    ProcessRunner always uses ``cpu_count()`` processes (``min_parallel_slots``
+    can only raise it). MultiThreadRunner workers read ``ConfigThreadRunner``
+    (pynenc defect 6), so one thread per worker is set there.
+    """
+    match runner_type:
+        case "ThreadRunner":
+            return {"threadrunner": {"max_threads": slots}}
+        case "MultiThreadRunner":
+            return {"multithreadrunner": {"max_processes": slots, "min_processes": 1},
+                    "threadrunner": {"max_threads": 1}}
+        case "ProcessRunner":
+            return {"runner": {"min_parallel_slots": slots}}
+        case "PersistentProcessRunner":
+            return {"persistentprocessrunner": {"num_processes": slots}}
+    raise ValueError(f"unknown runner type {runner_type!r}")
+
+
+def effective_slots(runner_type: str, slots: int) -> int:
+    """Parallel slots a runner really has with :func:`runner_settings`."""
+    if runner_type == "ProcessRunner":
+        return max(slots, os.cpu_count() or 1)
+    return slots
+
+
+@dataclass
+class Case:
+    """One run of a scenario: a runner type, an orchestrator and a variant."""
+
+    scenario: str
+    runner_type: str
+    orchestrator: str
+    journal_mode: str
+    variant: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Short unique name of the case inside its scenario."""
+        parts = [RUNNER_ABBREVIATIONS.get(self.runner_type, self.runner_type)]
+        if self.variant:
+            parts.append(self.variant)
+        if self.orchestrator != "ours":
+            parts.append(self.orchestrator)
+        return "/".join(parts)
+
+
+class AppEnv:
+    """A work dir with the generated app and its config; starts and stops runners."""
+
+    def __init__(self, case: Case, opts: Options, *, slots: int = 2,
+                 config: Mapping[str, Any] | None = None,
+                 runner_env: Mapping[str, str] | None = None) -> None:
+        self.case = case
+        self.opts = opts
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"pynenc-{case.scenario}-"))
+        self.app_id = f"{case.scenario}-{uuid.uuid4().hex[:8]}"
+        self.runner_env = dict(runner_env or {})
+        self.processes: list[ManagedProcess] = []
+        self.config = self._config(slots, config or {})
+        (self.workdir / "config.json").write_text(json.dumps(self.config, indent=1))
+        shutil.copy(SCENARIOS_DIR / "app_template.py", self.workdir / f"{APP_MODULE}.py")
+        if case.orchestrator == "broken-claim":
+            shutil.copy(SCENARIOS_DIR / "broken_orchestrator.py", self.workdir)
+        with contextlib.closing(sqlite3.connect(self.workdir / "probe.sqlite3")) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE probe (ts REAL, kind TEXT, invocation_id TEXT, "
+                         "key TEXT, pid INTEGER, runner_id TEXT)")
+        self.module = self._import_module()
+        self.app: Pynenc = self.module.app
+
+    def _config(self, slots: int, extra: Mapping[str, Any]) -> dict[str, Any]:
+        orchestrator_file = str(self.workdir / "orchestrator.sqlite3")
+        cls = ORCHESTRATOR_CLASSES[self.case.orchestrator]
+        section = ("orchestratorsqlite" if self.case.orchestrator == "builtin"
+                   else "orchestratorpynencsqlite")
+        values: dict[str, Any] = {
+            **BASE_CONFIG,
+            "app_id": self.app_id,
+            "orchestrator_cls": cls,
+            "sqlite_db_path": str(self.workdir / "components.sqlite3"),
+            section: {"sqlite_db_path": orchestrator_file,
+                      "journal_mode": self.case.journal_mode},
+            "logging_level": "info" if self.opts.verbose else "warning",
+        }
+        if self.case.runner_type in RUNNER_TYPES:
+            values.update(runner_settings(self.case.runner_type, slots))
+        for key, value in extra.items():
+            if isinstance(value, dict) and isinstance(values.get(key), dict):
+                values[key] = {**values[key], **value}
+            else:
+                values[key] = value
+        return values
+
+    def _import_module(self) -> ModuleType:
+        for name in (APP_MODULE, "broken_orchestrator"):
+            sys.modules.pop(name, None)
+        sys.path.insert(0, str(self.workdir))
+        try:
+            return importlib.import_module(APP_MODULE)
+        finally:
+            sys.path.remove(str(self.workdir))
+
+    # -- processes ---------------------------------------------------------
+    def start_runner(self, runner_type: str | None = None,
+                     env: Mapping[str, str] | None = None) -> ManagedProcess:
+        """Start ``python -m pynenc --app scenario_app.app runner start``."""
+        runner_type = runner_type or self.case.runner_type
+        index = len(self.processes)
+        extra = {**self.runner_env, **(env or {}), "PYNENC__RUNNER_CLS": runner_type}
+        process = ManagedProcess(
+            f"runner-{index}", [PYTHON, "-m", "pynenc", "--app", f"{APP_MODULE}.app",
+                                "runner", "start"],
+            self.workdir, _child_environment(extra), self.workdir / f"runner-{index}.log",
+        )
+        self.processes.append(process)
+        return process
+
+    def start_runners(self, count: int, timeout: float = 60.0) -> list[ManagedProcess]:
+        """Start ``count`` runners at once; return when each sent a heartbeat."""
+        before = {r.runner_id for r in self.active_runners()}
+        started = [self.start_runner() for _ in range(count)]
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            new = {r.runner_id for r in self.active_runners()} - before
+            if len(new) >= count:
+                return started
+            for process in started:
+                if not process.alive():
+                    raise RuntimeError(f"{process.name} exited: {tail(process.log_path)}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{count} runners sent no heartbeat in {timeout:g}s")
+
+    def start_identified_runner(self, timeout: float = 60.0) -> ManagedProcess:
+        """Start a runner and wait for its first heartbeat, to learn its runner id."""
+        before = {r.runner_id for r in self.active_runners()}
+        process = self.start_runner()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            new = [r.runner_id for r in self.active_runners() if r.runner_id not in before]
+            if new:
+                process.runner_id = new[0]
+                return process
+            if not process.alive():
+                raise RuntimeError(f"{process.name} exited: {tail(process.log_path)}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{process.name} sent no heartbeat in {timeout:g}s")
+
+    def active_runners(self) -> list[Any]:
+        """Runner parents with a recent heartbeat (atomic-service eligible)."""
+        return list(self.app.orchestrator.get_active_runners(can_run_atomic_service=True))
+
+    def run_clients(self, codes: Sequence[str], timeout: float) -> list[str]:
+        """Run ``python -c code`` in the work dir for each code, concurrently; stdout of each."""
+        clients = [
+            ManagedProcess(f"client-{i}", [PYTHON, "-c", code], self.workdir,
+                           _child_environment({}), self.workdir / f"client-{i}.log")
+            for i, code in enumerate(codes)
+        ]
+        deadline = time.time() + timeout
+        try:
+            for client in clients:
+                client.popen.wait(max(0.1, deadline - time.time()))
+        finally:
+            for client in clients:
+                client.stop(grace=0.5)
+        return [client.log_path.read_text() for client in clients]
+
+    def stop_all(self) -> None:
+        """Stop every runner (SIGTERM, then SIGKILL of the group)."""
+        for process in self.processes:
+            process.signal_leader(signal.SIGTERM)
+        for process in self.processes:
+            process.stop()
+
+    def close(self, keep_logs_in: Path | None) -> None:
+        """Stop runners, close connections, keep failing logs, remove the work dir."""
+        self.stop_all()
+        close = getattr(self.app.orchestrator, "close", None)
+        if callable(close):
+            close()
+        if keep_logs_in is not None:
+            keep_logs_in.mkdir(parents=True, exist_ok=True)
+            for log in self.workdir.glob("*.log"):
+                shutil.copy(log, keep_logs_in / log.name)
+            shutil.copy(self.workdir / "config.json", keep_logs_in / "config.json")
+        if not self.opts.keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def logs(self) -> list[Path]:
+        """Logs of every runner and client of this environment."""
+        return sorted(self.workdir.glob("*.log"))
+
+    # -- orchestrator and state backend ---------------------------------------
+    def task_id(self, name: str) -> TaskId:
+        """Id of a task of the generated app."""
+        return TaskId(APP_MODULE, name)
+
+    def count(self, task: str, statuses: Iterable[InvocationStatus] | None = None) -> int:
+        """Invocations of ``task`` known to the orchestrator, optionally by status."""
+        wanted = list(statuses) if statuses is not None else None
+        return self.app.orchestrator.count_invocations(self.task_id(task), wanted)
+
+    def invocation_ids(self, task: str) -> list[str]:
+        """Every invocation of ``task`` in the orchestrator."""
+        return [str(i) for i in self.app.orchestrator.get_task_invocation_ids(self.task_id(task))]
+
+    def statuses(self, task: str) -> Counter[str]:
+        """Current statuses of ``task``'s invocations, counted."""
+        orchestrator = self.app.orchestrator
+        return Counter(
+            orchestrator.get_invocation_status_record(i).status.value  # type: ignore[arg-type]
+            for i in self.invocation_ids(task)
+        )
+
+    def wait_final(self, tasks: Sequence[str], expected: int, timeout: float,
+                   stall: float | None = None,
+                   on_tick: Callable[[], None] | None = None) -> "Wait":
+        """Wait until ``expected`` invocations of ``tasks`` are final.
+
+        Gives up after ``timeout`` seconds, or after ``stall`` seconds without a
+        new final invocation (a deadlock shows as a stall).
+        """
+        start = last_change = time.time()
+        final = previous = -1
+        while True:
+            final = sum(self.count(task, FINAL_STATUSES) for task in tasks)
+            now = time.time()
+            if final != previous:
+                previous, last_change = final, now
+            if final >= expected:
+                return Wait(True, False, now - start, final, expected)
+            if now - start > timeout:
+                return Wait(False, False, now - start, final, expected)
+            if stall is not None and now - last_change > stall:
+                return Wait(False, True, now - start, final, expected)
+            if on_tick is not None:
+                on_tick()
+            time.sleep(0.25)
+
+    def recover_running_now(self) -> int:
+        """Run pynenc's ``recover_running_invocations`` core task body in this process.
+
+        The same code the recovery cron runs inside a runner (at most once a
+        minute); scenarios call it once a killed runner is past the dead timeout.
+        """
+        from pynenc.core_tasks import recover_running_invocations
+
+        due = len(list(self.app.orchestrator.get_running_invocations_for_recovery()))
+        if due:
+            context.set_current_app(self.app)
+            context.set_runner_context(self.app.app_id, RunnerContext("ScenarioRecovery"))
+            recover_running_invocations()
+        return due
+
+    def histories(self) -> dict[str, list["HistoryEntry"]]:
+        """Status histories of all invocations, read from the state backend."""
+        backend: Any = self.app.state_backend
+        rows = _read_rows(backend.sqlite_db_path,
+                          f"SELECT history_json FROM {backend.tables.HISTORY}")
+        result: dict[str, list[HistoryEntry]] = defaultdict(list)
+        for (raw,) in rows:
+            history = InvocationHistory.from_json(raw)
+            result[history.invocation_id].append(HistoryEntry.of(history))
+        for entries in result.values():
+            entries.sort(key=lambda e: (e.ts, e.logged))
+        return result
+
+    def invocation_rows(self) -> dict[str, "InvocationRow"]:
+        """Task, arguments and parent of every invocation, from the state backend."""
+        backend: Any = self.app.state_backend
+        rows = _read_rows(
+            backend.sqlite_db_path,
+            f"SELECT invocation_id, task_id_key, serialized_arguments, parent_invocation_id "
+            f"FROM {backend.tables.INVOCATIONS}",
+        )
+        return {
+            inv: InvocationRow(task.rpartition(".")[2], json.loads(args), parent)
+            for inv, task, args, parent in rows
+        }
+
+    def runner_pids(self) -> dict[str, tuple[int, str | None]]:
+        """Runner id -> (pid, parent runner id), from the state backend's runner contexts."""
+        backend: Any = self.app.state_backend
+        rows = _read_rows(backend.sqlite_db_path,
+                          f"SELECT runner_id, pid, parent_ctx_id FROM {backend.tables.RUNNER_CONTEXTS}")
+        return {runner: (pid, parent) for runner, pid, parent in rows}
+
+    def probes(self) -> list["Execution"]:
+        """Task-body executions recorded by the app (start, end or None, pid)."""
+        rows = _read_rows(self.workdir / "probe.sqlite3",
+                          "SELECT ts, kind, invocation_id, key, pid, runner_id FROM probe ORDER BY ts")
+        open_runs: dict[tuple[str, int], Execution] = {}
+        runs: list[Execution] = []
+        for ts, kind, invocation_id, key, pid, runner_id in rows:
+            if kind == "start":
+                run = Execution(invocation_id, key, pid, runner_id, ts, None)
+                open_runs[(invocation_id, pid)] = run
+                runs.append(run)
+            elif run := open_runs.pop((invocation_id, pid), None):  # type: ignore[assignment]
+                run.end = ts
+        return runs
+
+    def atomic_executions(self, since: float) -> list[AtomicServiceExecution]:
+        """Atomic-service execution records from ``since`` until now."""
+        start = datetime.fromtimestamp(since, tz=UTC)
+        end = datetime.now(UTC) + timedelta(seconds=1)
+        return list(self.app.orchestrator.get_atomic_service_executions_in_timerange(
+            start, end, limit=100_000))
+
+
+def _read_rows(path: str | Path, query: str) -> list[Any]:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as conn:
+        return conn.execute(query).fetchall()
+
+
+def tail(path: Path, lines: int = 5) -> str:
+    """Last lines of a log file."""
+    try:
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Outcome of :meth:`AppEnv.wait_final`."""
+
+    done: bool
+    stalled: bool
+    seconds: float
+    final: int
+    expected: int
+
+    def describe(self) -> str:
+        """One line for a check's detail."""
+        state = "done" if self.done else "stalled" if self.stalled else "timed out"
+        return f"{self.final}/{self.expected} final, {state} after {self.seconds:.1f}s"
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One status change as the state backend recorded it."""
+
+    status: InvocationStatus
+    owner: str | None
+    requester: str
+    ts: float
+    logged: float
+
+    @classmethod
+    def of(cls, history: InvocationHistory) -> "HistoryEntry":
+        """From pynenc's history record (``ts`` is the orchestrator's write time)."""
+        record = history.status_record
+        return cls(record.status, record.runner_id, history.runner_context_id,
+                   record.timestamp.timestamp(), history.timestamp.timestamp())
+
+
+@dataclass(frozen=True)
+class InvocationRow:
+    """Task name, serialized arguments and parent of an invocation."""
+
+    task: str
+    arguments: dict[str, str]
+    parent: str | None
+
+
+@dataclass
+class Execution:
+    """One execution of a task body, from the app's probes."""
+
+    invocation_id: str
+    key: str
+    pid: int
+    runner_id: str
+    start: float
+    end: float | None
+
+
+# -- invariants ----------------------------------------------------------------
+@dataclass
+class Check:
+    """One invariant and whether it held."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+def check_histories_replay(histories: Mapping[str, list[HistoryEntry]],
+                           only: Iterable[str] | None = None) -> Check:
+    """Each history, in orchestrator-time order, replays under pynenc's status rules.
+
+    Every recorded change must be a transition that pynenc's state machine and
+    ownership rules allow from the previous record (two claims of the same
+    REGISTERED invocation, for example, cannot both replay).
+    """
+    ids = list(only) if only is not None else list(histories)
+    bad: list[str] = []
+    for invocation_id in ids:
+        current: InvocationStatusRecord | None = None
+        for entry in histories.get(invocation_id, []):
+            try:
+                current = status_record_transition(current, entry.status, entry.requester)
+            except InvocationStatusError as error:
+                bad.append(f"{invocation_id[:8]}: {type(error).__name__} "
+                           f"{current.status.value if current else None}->{entry.status.value}")
+                break
+    return Check("histories replay under pynenc's status rules", not bad,
+                 f"{len(bad)} of {len(ids)} invalid" + (f"; e.g. {bad[:3]}" if bad else ""))
+
+
+def check_all_succeeded(env: AppEnv, tasks: Sequence[str], expected: int) -> Check:
+    """Every expected invocation exists and ended SUCCESS."""
+    counts: Counter[str] = Counter()
+    for task in tasks:
+        counts.update(env.statuses(task))
+    total = sum(counts.values())
+    ok = total == expected and counts["success"] == expected
+    return Check("all invocations registered and SUCCESS (none lost)", ok,
+                 f"expected {expected}, found {total}: {dict(counts)}")
+
+
+def check_executions(runs: Sequence[Execution], invocation_ids: Iterable[str],
+                     *, exactly_once: bool) -> Check:
+    """Each invocation's body ran (exactly once, or at least once after crashes)."""
+    per_invocation = Counter(run.invocation_id for run in runs)
+    ids = list(invocation_ids)
+    missing = [i for i in ids if per_invocation[i] == 0]
+    twice = [i for i in ids if per_invocation[i] > 1]
+    ok = not missing and (not twice or not exactly_once)
+    name = "each body ran exactly once" if exactly_once else "each body ran at least once"
+    return Check(name, ok, f"{len(ids)} invocations: {len(missing)} never ran, "
+                 f"{len(twice)} ran more than once")
+
+
+def running_intervals(histories: Mapping[str, list[HistoryEntry]], ids: Iterable[str],
+                      until: float) -> list[tuple[str, float, float]]:
+    """(invocation, start, end) for every RUNNING period in the histories."""
+    intervals = []
+    for invocation_id in ids:
+        entries = histories.get(invocation_id, [])
+        for position, entry in enumerate(entries):
+            if entry.status is InvocationStatus.RUNNING:
+                later = entries[position + 1:]
+                end = later[0].ts if later else until
+                intervals.append((invocation_id, entry.ts, end))
+    return intervals
+
+
+def overlaps(intervals: Sequence[tuple[str, float, float]]) -> list[tuple[str, str, float]]:
+    """Pairs of different invocations whose intervals overlap, with the overlap in s."""
+    ordered = sorted(intervals, key=lambda item: item[1])
+    found = []
+    for index, (first, start, end) in enumerate(ordered):
+        for second, other_start, other_end in ordered[index + 1:]:
+            if other_start >= end:
+                break
+            if second != first:
+                found.append((first, second, min(end, other_end) - other_start))
+    return found
+
+
+LOCKED_PATTERNS = ("database is locked", "stayed locked for more than")
+
+
+def scan_logs(paths: Iterable[Path], patterns: Sequence[str]) -> dict[str, int]:
+    """Occurrences of each pattern (case-insensitive) in the given logs."""
+    counts = dict.fromkeys(patterns, 0)
+    for path in paths:
+        text = path.read_text(errors="replace").lower()
+        for pattern in patterns:
+            counts[pattern] += text.count(pattern.lower())
+    return counts
+
+
+def check_no_locked(env: AppEnv) -> Check:
+    """No "database is locked" (nor our DatabaseLockedError) in any log."""
+    counts = scan_logs(env.logs(), LOCKED_PATTERNS)
+    return Check('no "database is locked" in runner logs', not any(counts.values()),
+                 ", ".join(f"{k!r}: {v}" for k, v in counts.items()))
+
+
+# -- results, outcome and summary ------------------------------------------------
+Outcome = Literal["pass", "fail", "xfail", "xpass", "error"]
+
+
+@dataclass
+class CaseResult:
+    """Checks, metrics and notes of one case, and its outcome."""
+
+    case: Case
+    checks: list[Check] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str = ""
+    expected: dict[str, KnownFailure] = field(default_factory=dict)
+
+    def add(self, check: Check) -> Check:
+        """Record a check, with its known-failure entry if one applies."""
+        self.checks.append(check)
+        c = self.case
+        known = expected_failure(c.scenario, check.name, c.runner_type, c.orchestrator, c.variant)
+        if known is not None:
+            self.expected[check.name] = known
+        return check
+
+    @property
+    def outcome(self) -> Outcome:
+        """pass, fail (unexpected), xfail (only known failures), xpass or error."""
+        if self.error:
+            return "error"
+        failed = {check.name for check in self.checks if not check.ok}
+        if failed - self.expected.keys():
+            return "fail"
+        if set(self.expected) - failed:
+            return "xpass"
+        return "xfail" if failed else "pass"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "label": self.case.label,
+            **{k: v for k, v in asdict(self.case).items() if k != "params"},
+            "params": self.case.params,
+            "outcome": self.outcome,
+            "seconds": round(self.seconds, 2),
+            "checks": [asdict(check) for check in self.checks],
+            "metrics": self.metrics,
+            "notes": self.notes,
+            "error": self.error,
+            "expected_failures": {k: asdict(v) for k, v in self.expected.items()},
+        }
+
+
+def _format_metrics(metrics: Mapping[str, Any], keys: Sequence[str]) -> str:
+    parts = []
+    for key in keys:
+        if key in metrics:
+            value = metrics[key]
+            parts.append(f"{key}={value:.1f}" if isinstance(value, float) else f"{key}={value}")
+    return " ".join(parts)
+
+
+def print_summary(name: str, results: Sequence[CaseResult], metric_keys: Sequence[str]) -> None:
+    """One screen: a line per case, then failed checks and known failures."""
+    print(f"\n== {name} (pynenc {PYNENC_VERSION}) ==")
+    for r in results:
+        print(f"  {r.case.label:<28} {r.outcome.upper():<6} {r.seconds:6.1f}s  "
+              f"{_format_metrics(r.metrics, metric_keys)}")
+    for r in results:
+        for note in r.notes:
+            print(f"  note [{r.case.label}] {note}")
+        if r.error:
+            print(f"  ERROR [{r.case.label}] {r.error.splitlines()[-1]}")
+        for check in r.checks:
+            if check.ok and check.name not in r.expected:
+                continue
+            known = r.expected.get(check.name)
+            tag = ("XPASS" if check.ok else "xfail") if known else "FAIL"
+            print(f"  {tag} [{r.case.label}] {check.name}: {check.detail}")
+            if known:
+                print(f"        known: {known.key} {known.title} ({known.cause})")
+
+
+CaseRunner = Callable[[Case, Options, CaseResult], None]
+
+
+def run_case(case: Case, opts: Options, body: CaseRunner) -> CaseResult:
+    """Run one case, turning exceptions into an ``error`` outcome."""
+    result = CaseResult(case)
+    start = time.time()
+    try:
+        body(case, opts, result)
+    except KeyboardInterrupt:
+        raise
+    except Exception:
+        result.error = traceback.format_exc()
+    finally:
+        result.seconds = time.time() - start
+        cleanup_processes()
+    return result
+
+
+@contextlib.contextmanager
+def app_env(case: Case, opts: Options, result: CaseResult, **kwargs: Any) -> Iterator[AppEnv]:
+    """An :class:`AppEnv` closed on exit; logs kept under ``--out`` unless the case passed."""
+    env = AppEnv(case, opts, **kwargs)
+    try:
+        yield env
+    finally:
+        env.stop_all()
+        keep = None
+        if result.error or result.outcome != "pass" or sys.exc_info()[0] is not None:
+            keep = opts.out / "logs" / case.label.replace("/", "_")
+        env.close(keep)
+
+
+def main(name: str, description: str, runner_types: Sequence[str],
+         plan: Callable[[Options], list[Case]], body: CaseRunner,
+         metric_keys: Sequence[str] = (), argv: Sequence[str] | None = None) -> int:
+    """Entry point of a scenario script; the exit status is 0 unless a case failed."""
+    opts = parse_options(name, description, runner_types, argv)
+    install_cleanup()
+    opts.out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    results: list[CaseResult] = []
+    try:
+        for case in plan(opts):
+            results.append(run_case(case, opts, body))
+    finally:
+        cleanup_processes()
+        document = {
+            "scenario": name,
+            "pynenc_version": PYNENC_VERSION,
+            "python": sys.version.split()[0],
+            "options": {**asdict(opts), "out": str(opts.out)},
+            "seconds": round(time.time() - started, 2),
+            "cases": [r.to_json() for r in results],
+        }
+        (opts.out / f"{name}.json").write_text(json.dumps(document, indent=1, default=str))
+        print_summary(name, results, metric_keys)
+    bad = [r for r in results if r.outcome in ("fail", "xpass", "error")]
+    return 1 if bad else 0
