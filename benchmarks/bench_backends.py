@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import bench_tasks
 from pynenc import Pynenc
 from pynenc.arguments import Arguments
 from pynenc.builder import PynencBuilder
@@ -29,8 +30,6 @@ from pynenc.invocation.status import (
     status_record_transition,
 )
 from pynenc.task import Task
-
-import bench_tasks
 
 Family = Literal["ours", "builtin", "mem", "redis", "bare"]
 JOURNAL_MODES = ("wal", "delete", "truncate", "persist", "memory")
@@ -187,7 +186,12 @@ class BareSQLiteOrchestrator:
             conn.execute(
                 "UPDATE invocations SET status = ?, owner_id = ?, status_time = ? "
                 "WHERE invocation_id = ?",
-                (record.status.value, record.runner_id, record.timestamp.timestamp(), invocation_id),
+                (
+                    record.status.value,
+                    record.runner_id,
+                    record.timestamp.timestamp(),
+                    invocation_id,
+                ),
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -233,8 +237,21 @@ def redis_server(workdir: Path) -> Iterator[tuple[str | None, str]]:
     ).stdout.strip()
     port = _free_port()
     process = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-         "--appendonly", "no", "--dir", str(workdir), "--protected-mode", "yes"],
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--protected-mode",
+            "yes",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -253,4 +270,3 @@ def redis_server(workdir: Path) -> Iterator[tuple[str | None, str]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
+from bench_backends import BackendSpec, Environment, Handle
+from bench_timing import measure, percentile
 from pynenc.exceptions import InvocationStatusError
 from pynenc.invocation.status import InvocationStatus
 
-from bench_backends import BackendSpec, Environment, Handle
-from bench_timing import measure, percentile
-
+PROCESS_COUNTS = (1, 2, 4, 8)
 WALK = (InvocationStatus.PENDING, InvocationStatus.RUNNING, InvocationStatus.SUCCESS)
 _BARRIER_TIMEOUT = 600.0
 _KEPT_ERRORS = 3
@@ -63,8 +63,9 @@ class PhaseSummary:
     wrong_owner: int = 0
 
 
-def _run_phase(handle: Handle, runner_id: str, steps: Sequence[tuple[str, Any]], *,
-               race: bool, seconds: float) -> PhaseResult:
+def _run_phase(
+    handle: Handle, runner_id: str, steps: Sequence[tuple[str, Any]], *, race: bool, seconds: float
+) -> PhaseResult:
     transition = handle.orchestrator._atomic_status_transition
     result = PhaseResult([], 0.0, 0.0, 0)
 
@@ -93,32 +94,60 @@ def _record_error(result: PhaseResult, error: BaseException) -> None:
         result.error_samples.append(f"{type(error).__name__}: {error}"[:300])
 
 
-def worker_main(spec: BackendSpec, env: Environment, app_id: str, index: int,
-                seconds: float, walks: list[list[str]], races: list[list[str]],
-                barrier: Barrier, results: "multiprocessing.Queue[Any]") -> None:
+@dataclass(frozen=True)
+class WorkerJob:
+    """What one worker process runs: its own walk ids and the shared race ids per round."""
+
+    spec: BackendSpec
+    env: Environment
+    app_id: str
+    index: int
+    seconds: float
+    walks: list[list[str]]
+    races: list[list[str]]
+
+
+def worker_main(job: WorkerJob, barrier: Barrier, results: "multiprocessing.Queue[Any]") -> None:
     """Entry point of one worker process: run every round, then report."""
     try:
-        handle = spec.open(env, app_id)
-        runner_id = f"runner-{index}"
+        handle = job.spec.open(job.env, job.app_id)
+        runner_id = f"runner-{job.index}"
         rounds = []
-        for walk_ids, race_ids in zip(walks, races, strict=True):
+        for walk_ids, race_ids in zip(job.walks, job.races, strict=True):
             barrier.wait(_BARRIER_TIMEOUT)
-            walk = _run_phase(handle, runner_id, [(i, s) for i in walk_ids for s in WALK],
-                              race=False, seconds=seconds)
+            walk = _run_phase(
+                handle,
+                runner_id,
+                [(i, s) for i in walk_ids for s in WALK],
+                race=False,
+                seconds=job.seconds,
+            )
             barrier.wait(_BARRIER_TIMEOUT)
-            race = _run_phase(handle, runner_id,
-                              [(i, InvocationStatus.PENDING) for i in race_ids],
-                              race=True, seconds=seconds)
+            race = _run_phase(
+                handle,
+                runner_id,
+                [(i, InvocationStatus.PENDING) for i in race_ids],
+                race=True,
+                seconds=job.seconds,
+            )
             rounds.append((walk, race))
         handle.close()
-        results.put((index, rounds))
+        results.put((job.index, rounds))
     except BaseException:
         barrier.abort()
-        results.put((index, traceback.format_exc()))
+        results.put((job.index, traceback.format_exc()))
 
 
-def run_scale(spec: BackendSpec, env: Environment, processes: int, rounds: int,
-              seconds: float, walk_pool: int, race_pool: int) -> list[dict[str, PhaseSummary]]:
+def run_scale(
+    spec: BackendSpec,
+    env: Environment,
+    *,
+    processes: int,
+    rounds: int,
+    seconds: float,
+    walk_pool: int,
+    race_pool: int,
+) -> list[dict[str, PhaseSummary]]:
     """Run ``rounds`` rounds with ``processes`` workers; one summary dict per round."""
     app_id = f"scale-{spec.name}-p{processes}-{uuid.uuid4().hex[:8]}"
     handle = spec.open(env, app_id)
@@ -128,7 +157,7 @@ def run_scale(spec: BackendSpec, env: Environment, processes: int, rounds: int,
         walk_ids = _register(handle, walk_pool - walk_pool % processes)
         share = len(walk_ids) // processes
         for index in range(processes):
-            walks[index].append(walk_ids[index * share:(index + 1) * share])
+            walks[index].append(walk_ids[index * share : (index + 1) * share])
         races.append(_register(handle, race_pool))
 
     context = multiprocessing.get_context("spawn")
@@ -137,7 +166,11 @@ def run_scale(spec: BackendSpec, env: Environment, processes: int, rounds: int,
     workers = [
         context.Process(
             target=worker_main,
-            args=(spec, env, app_id, index, seconds, walks[index], races, barrier, results),
+            args=(
+                WorkerJob(spec, env, app_id, index, seconds, walks[index], races),
+                barrier,
+                results,
+            ),
             name=f"bench-{spec.name}-{index}",
         )
         for index in range(processes)
@@ -165,10 +198,12 @@ def run_scale(spec: BackendSpec, env: Environment, processes: int, rounds: int,
     summaries = []
     for round_index in range(rounds):
         per_worker = [reports[index][round_index] for index in range(processes)]
-        summaries.append({
-            "walk": _summarize([walk for walk, _ in per_worker], ops_per_attempt=1),
-            "race": _verify_race(handle, races[round_index], per_worker),
-        })
+        summaries.append(
+            {
+                "walk": _summarize([walk for walk, _ in per_worker], ops_per_attempt=1),
+                "race": _verify_race(handle, races[round_index], per_worker),
+            }
+        )
     handle.close()
     return summaries
 
@@ -176,7 +211,7 @@ def run_scale(spec: BackendSpec, env: Environment, processes: int, rounds: int,
 def _register(handle: Handle, count: int) -> list[str]:
     invocations = handle.invocations(count)
     for first in range(0, count, 500):
-        handle.orchestrator._register_new_invocations(invocations[first:first + 500], "parent")
+        handle.orchestrator._register_new_invocations(invocations[first : first + 500], "parent")
     return [inv.invocation_id for inv in invocations]
 
 
@@ -194,8 +229,9 @@ def _summarize(phases: Sequence[PhaseResult], ops_per_attempt: int) -> PhaseSumm
     )
 
 
-def _verify_race(handle: Handle, race_ids: list[str],
-                 per_worker: Sequence[tuple[PhaseResult, PhaseResult]]) -> PhaseSummary:
+def _verify_race(
+    handle: Handle, race_ids: list[str], per_worker: Sequence[tuple[PhaseResult, PhaseResult]]
+) -> PhaseSummary:
     """Count winners per attempted invocation and check the stored owner of a sample."""
     races = [race for _, race in per_worker]
     summary = _summarize(races, ops_per_attempt=1)
@@ -203,7 +239,7 @@ def _verify_race(handle: Handle, race_ids: list[str],
     for index, race in enumerate(races):
         for invocation_id in race.won:
             winners.setdefault(invocation_id, []).append(index)
-    attempted = race_ids[:max(race.attempts for race in races)]
+    attempted = race_ids[: max(race.attempts for race in races)]
     counts = Counter(len(winners.get(invocation_id, ())) for invocation_id in attempted)
     summary.wins = sum(len(indexes) for indexes in winners.values())
     summary.double_claims = sum(count for wins, count in counts.items() if wins > 1)

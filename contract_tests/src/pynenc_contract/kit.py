@@ -24,7 +24,8 @@ OTHER = "runner-other"
 
 def task(app: "Pynenc", func: Any = tasks.add, **options: Any) -> "Task[Any, Any]":
     """Wrap a suite task function for ``app``."""
-    return app.task(func, **options)
+    wrapped: Task[Any, Any] = app.task(func, **options)
+    return wrapped
 
 
 def invocations(
@@ -61,7 +62,9 @@ def path_to(status: InvocationStatus) -> tuple[InvocationStatus, ...]:
     raise ValueError(f"{status} cannot be reached from REGISTERED")
 
 
-def walk(app: "Pynenc", invocation_id: "InvocationId", statuses: Sequence[InvocationStatus]) -> None:
+def walk(
+    app: "Pynenc", invocation_id: "InvocationId", statuses: Sequence[InvocationStatus]
+) -> None:
     """Apply ``statuses`` in order, always as runner OWNER."""
     for status in statuses:
         app.orchestrator._atomic_status_transition(invocation_id, status, OWNER)

@@ -72,9 +72,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.user_properties.append(("contract_clauses", ",".join(ids)))
         missing = {CLAUSES[cid].capability for cid in ids} - {None, *backend.capabilities}
         if missing:
-            item.add_marker(pytest.mark.skip(
-                reason=f"{backend.name} lacks capability {', '.join(sorted(map(str, missing)))}"
-            ))
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"{backend.name} lacks capability {', '.join(sorted(map(str, missing)))}"
+                )
+            )
         elif (reason := expected.pop(contract_test_id(item), None)) is not None:
             item.add_marker(pytest.mark.xfail(reason=f"known failure: {reason}", strict=True))
     if expected:

@@ -4,11 +4,13 @@ import multiprocessing
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pynenc.exceptions import InvocationStatusError
+from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator.atomic_service import AtomicServiceId, AtomicServiceRun
 
@@ -18,19 +20,17 @@ if TYPE_CHECKING:
     from pynenc import Pynenc
 
 #: A racer's work: (app, runner id, invocation ids) -> what it won or counted.
-Work = Callable[["Pynenc", str, list[str]], list[str]]
+Work = Callable[["Pynenc", str, list[InvocationId]], list[InvocationId]]
 RACE_TIMEOUT_SECONDS = 60.0
 
 
-def claim(app: "Pynenc", runner_id: str, invocation_ids: list[str]) -> list[str]:
+def claim(app: "Pynenc", runner_id: str, invocation_ids: list[InvocationId]) -> list[InvocationId]:
     """Try REGISTERED -> PENDING on each id; return the ids this runner won."""
     won = []
     for invocation_id in invocation_ids:
         try:
             app.orchestrator._atomic_status_transition(
-                invocation_id,  # type: ignore[arg-type]
-                InvocationStatus.PENDING,
-                runner_id,
+                invocation_id, InvocationStatus.PENDING, runner_id
             )
         except InvocationStatusError:
             continue
@@ -38,19 +38,23 @@ def claim(app: "Pynenc", runner_id: str, invocation_ids: list[str]) -> list[str]
     return won
 
 
-def increment(app: "Pynenc", runner_id: str, invocation_ids: list[str]) -> list[str]:
+def increment(
+    app: "Pynenc", runner_id: str, invocation_ids: list[InvocationId]
+) -> list[InvocationId]:
     """Increment the retries of each id once; return the ids incremented."""
     for invocation_id in invocation_ids:
-        app.orchestrator.increment_invocation_retries(invocation_id)  # type: ignore[arg-type]
+        app.orchestrator.increment_invocation_retries(invocation_id)
     return invocation_ids
 
 
-def claim_atomic_service(app: "Pynenc", runner_id: str, invocation_ids: list[str]) -> list[str]:
+def claim_atomic_service(
+    app: "Pynenc", runner_id: str, invocation_ids: list[InvocationId]
+) -> list[InvocationId]:
     """Heartbeat, then try to start a RUNNING atomic-service execution once."""
     app.orchestrator.register_runner_heartbeats([runner_id], can_run_atomic_service=True)
     run = AtomicServiceRun(atomic_service_id=AtomicServiceId(runner_id))
     accepted = app.orchestrator.record_atomic_service_execution_start(run, datetime.now(UTC))
-    return [runner_id] if accepted else []
+    return [InvocationId(runner_id)] if accepted else []
 
 
 WORK: dict[str, Work] = {
@@ -60,11 +64,13 @@ WORK: dict[str, Work] = {
 }
 
 
-def in_threads(app: "Pynenc", work: str, ids: list[str], racers: int) -> list[list[str]]:
+def in_threads(
+    app: "Pynenc", work: str, ids: list[InvocationId], racers: int
+) -> list[list[InvocationId]]:
     """Run ``work`` in ``racers`` threads sharing ``app``, as a runner's threads do."""
     barrier = threading.Barrier(racers)
 
-    def race(index: int) -> list[str]:
+    def race(index: int) -> list[InvocationId]:
         barrier.wait(RACE_TIMEOUT_SECONDS)
         return WORK[work](app, f"racer-{index}", ids)
 
@@ -73,8 +79,14 @@ def in_threads(app: "Pynenc", work: str, ids: list[str], racers: int) -> list[li
 
 
 def in_processes(
-    backend: ContractBackend, app_id: str, workdir: Path, work: str, ids: list[str], racers: int
-) -> list[list[str]]:
+    backend: ContractBackend,
+    app_id: str,
+    workdir: Path,
+    *,
+    work: str,
+    ids: list[InvocationId],
+    racers: int,
+) -> list[list[InvocationId]]:
     """Run ``work`` in ``racers`` spawned OS processes, started together."""
     assert backend.child_build_app is not None
     context = multiprocessing.get_context("spawn")
@@ -83,8 +95,17 @@ def in_processes(
     processes = [
         context.Process(
             target=_child,
-            args=(backend.child_build_app, backend.orchestrator_class, app_id, str(workdir),
-                  work, ids, index, barrier, results),
+            args=(
+                backend.child_build_app,
+                backend.orchestrator_class,
+                app_id,
+                str(workdir),
+                work,
+                ids,
+                index,
+                barrier,
+                results,
+            ),
             daemon=True,
         )
         for index in range(racers)
@@ -105,24 +126,26 @@ def in_processes(
     return [list(won) for _, won in sorted(outcomes)]
 
 
-def _child(
-    builder_spec: str,
-    orchestrator_class: type,
-    app_id: str,
-    workdir: str,
-    work: str,
-    ids: list[str],
-    index: int,
-    barrier: Any,
-    results: Any,
-) -> None:
+@dataclass(frozen=True)
+class RaceJob:
+    """What every racing process needs to build its app and race (picklable)."""
+
+    builder_spec: str
+    orchestrator_class: type
+    app_id: str
+    workdir: str
+    work: str
+    ids: list[InvocationId]
+
+
+def _child(job: RaceJob, index: int, barrier: Any, results: Any) -> None:
     """Entry point of a racing process: build the app, wait for the others, race."""
     try:
-        build: AppBuilder = load_object(builder_spec)  # type: ignore[assignment]
-        app = build(app_id, Path(workdir))
-        if type(app.orchestrator) is not orchestrator_class:
+        build: AppBuilder = load_object(job.builder_spec)  # type: ignore[assignment]
+        app = build(job.app_id, Path(job.workdir))
+        if type(app.orchestrator) is not job.orchestrator_class:
             raise TypeError(f"child built {type(app.orchestrator).__name__}")
         barrier.wait(RACE_TIMEOUT_SECONDS)
-        results.put((index, tuple(WORK[work](app, f"racer-{index}", ids))))
+        results.put((index, tuple(WORK[job.work](app, f"racer-{index}", job.ids))))
     except BaseException as error:  # reported to the parent, which fails the test
         results.put(f"{type(error).__name__}: {error}")

@@ -23,13 +23,14 @@ def build_app(
 ) -> Pynenc:
     """An app with pynenc's SQLite components and our orchestrator in ``workdir``."""
     options.setdefault("journal_mode", JOURNAL_MODE)
-    return (
+    app: Pynenc = (
         PynencBuilder()
         .app_id(app_id or f"test-{uuid.uuid4().hex[:10]}")
         .sqlite(str(workdir / "components.sqlite3"))
         .sqlite_orchestrator(str(db_path or workdir / "orchestrator.sqlite3"), **options)
         .build()
     )
+    return app
 
 
 @pytest.fixture
@@ -39,14 +40,13 @@ def make_app(tmp_path: Path) -> Iterator[AppFactory]:
 
     def make(**kwargs: Any) -> Pynenc:
         app = build_app(tmp_path, **kwargs)
+        assert isinstance(app.orchestrator, PynencSQLiteOrchestrator)  # built now: errors here
         apps.append(app)
         return app
 
     yield make
     for app in apps:
-        orchestrator = app.orchestrator
-        assert isinstance(orchestrator, PynencSQLiteOrchestrator)
-        orchestrator.close()
+        app.orchestrator.close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

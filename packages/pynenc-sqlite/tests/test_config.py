@@ -7,13 +7,16 @@ import pytest
 from pynenc import Pynenc
 from pynenc.builder import PynencBuilder
 
-from pynenc_sqlite import SQLiteConfigurationError, default_database_path
+from pynenc_sqlite import (
+    PynencSQLiteOrchestrator,
+    SQLiteConfigurationError,
+    default_database_path,
+)
 from pynenc_sqlite.conf.config_orchestrator import (
     DatabaseSettings,
     JournalMode,
     load_config,
 )
-
 
 
 def _settings(**section: object) -> DatabaseSettings:
@@ -28,7 +31,11 @@ def _settings(**section: object) -> DatabaseSettings:
         ("journal_mode", "wall", "journal_mode 'wall' is not valid; choose one of wal, delete"),
         ("synchronous", "sometimes", "synchronous 'sometimes' is not valid"),
         ("busy_timeout_seconds", 0, "busy_timeout_seconds 0.0 is not valid"),
-        ("busy_timeout_seconds", "soon", "settings could not be read .*busy_timeout_seconds: give a number of seconds"),
+        (
+            "busy_timeout_seconds",
+            "soon",
+            "settings could not be read .*busy_timeout_seconds: give a number of seconds",
+        ),
         ("file_mode", "0400", "file_mode '0400' is not valid"),
         ("file_mode", "rw", "file_mode 'rw' is not valid"),
         ("wal_autocheckpoint_pages", 0, "wal_autocheckpoint_pages 0 is not valid"),
@@ -63,11 +70,14 @@ def test_builder_refuses_bad_values_before_building() -> None:
     assert "orchestrator_cls" not in builder._config
 
 
-def test_builder_settings_reach_the_orchestrator(make_app: Callable[..., Pynenc], tmp_path: Path) -> None:
+def test_builder_settings_reach_the_orchestrator(
+    make_app: Callable[..., Pynenc], tmp_path: Path
+) -> None:
     orchestrator = make_app(
         journal_mode="truncate", synchronous="full", busy_timeout_seconds=2.5, file_mode="0640"
     ).orchestrator
-    settings = orchestrator.settings  # type: ignore[attr-defined]
+    assert isinstance(orchestrator, PynencSQLiteOrchestrator)
+    settings = orchestrator.settings
     assert (settings.journal_mode, settings.synchronous.value) == (JournalMode.TRUNCATE, "full")
     assert (settings.busy_timeout_seconds, settings.file_mode) == (2.5, 0o640)
     assert settings.path == tmp_path / "orchestrator.sqlite3"
@@ -81,4 +91,4 @@ def test_path_given_to_sqlite_is_shared_when_no_own_path(tmp_path: Path) -> None
         .sqlite_orchestrator()
         .build()
     )
-    assert app.orchestrator.sqlite_db_path == str(tmp_path / "all.sqlite3")  # type: ignore[attr-defined]
+    assert app.orchestrator.sqlite_db_path == str(tmp_path / "all.sqlite3")

@@ -35,8 +35,12 @@ def _probe(env: dict[str, str]) -> dict[str, str]:
     """Build an app in a fresh interpreter that never imported pynenc_sqlite itself."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PYNENC__")}
     done = subprocess.run(
-        [sys.executable, "-c", PROBE], env={**clean, **env},
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-c", PROBE],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -57,9 +61,7 @@ def test_api_names_follow_pynenc_with_a_distinct_class_name() -> None:
 
 
 @pytest.mark.parametrize("seed", ["0", "1", "2", "3"])
-def test_selection_is_deterministic_with_both_classes_imported(
-    seed: str, tmp_path: Path
-) -> None:
+def test_selection_is_deterministic_with_both_classes_imported(seed: str, tmp_path: Path) -> None:
     base = {"PYTHONHASHSEED": seed, "PYNENC__SQLITE_DB_PATH": str(tmp_path / "db.sqlite3")}
     ours = _probe({**base, "PYNENC__ORCHESTRATOR_CLS": "PynencSQLiteOrchestrator"})
     builtin = _probe({**base, "PYNENC__ORCHESTRATOR_CLS": "SQLiteOrchestrator"})
@@ -69,28 +71,45 @@ def test_selection_is_deterministic_with_both_classes_imported(
 
 def test_in_process_selection_with_both_imported(tmp_path: Path) -> None:
     for attempt in range(5):
-        values = {"app_id": f"both-{attempt}", "orchestrator_cls": "PynencSQLiteOrchestrator",
-                  "sqlite_db_path": str(tmp_path / "db.sqlite3")}
+        values = {
+            "app_id": f"both-{attempt}",
+            "orchestrator_cls": "PynencSQLiteOrchestrator",
+            "sqlite_db_path": str(tmp_path / "db.sqlite3"),
+        }
         assert type(Pynenc(config_values=values).orchestrator) is PynencSQLiteOrchestrator
 
 
 def test_env_vars_configure_it(tmp_path: Path) -> None:
-    found = _probe({
-        "PYNENC__ORCHESTRATOR_CLS": "PynencSQLiteOrchestrator",
-        "PYNENC__CONFIGORCHESTRATORPYNENCSQLITE__SQLITE_DB_PATH": str(tmp_path / "env.sqlite3"),
-        "PYNENC__CONFIGORCHESTRATORPYNENCSQLITE__JOURNAL_MODE": "truncate",
-    })
-    assert found == {"class": OURS, "journal_mode": "truncate",
-                     "path": str(tmp_path / "env.sqlite3")}
+    found = _probe(
+        {
+            "PYNENC__ORCHESTRATOR_CLS": "PynencSQLiteOrchestrator",
+            "PYNENC__CONFIGORCHESTRATORPYNENCSQLITE__SQLITE_DB_PATH": str(tmp_path / "env.sqlite3"),
+            "PYNENC__CONFIGORCHESTRATORPYNENCSQLITE__JOURNAL_MODE": "truncate",
+        }
+    )
+    assert found == {
+        "class": OURS,
+        "journal_mode": "truncate",
+        "path": str(tmp_path / "env.sqlite3"),
+    }
 
 
 def test_config_file_configures_it(tmp_path: Path) -> None:
     config = tmp_path / "pynenc.json"
-    config.write_text(json.dumps({
-        "orchestrator_cls": "PynencSQLiteOrchestrator",
-        "orchestratorpynencsqlite": {
-            "sqlite_db_path": str(tmp_path / "file.sqlite3"), "journal_mode": "persist"},
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "orchestrator_cls": "PynencSQLiteOrchestrator",
+                "orchestratorpynencsqlite": {
+                    "sqlite_db_path": str(tmp_path / "file.sqlite3"),
+                    "journal_mode": "persist",
+                },
+            }
+        )
+    )
     found = _probe({"PROBE_CONFIG": str(config)})
-    assert found == {"class": OURS, "journal_mode": "persist",
-                     "path": str(tmp_path / "file.sqlite3")}
+    assert found == {
+        "class": OURS,
+        "journal_mode": "persist",
+        "path": str(tmp_path / "file.sqlite3"),
+    }

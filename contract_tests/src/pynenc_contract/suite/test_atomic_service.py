@@ -40,7 +40,9 @@ def test_first_claim_runs(app: Pynenc) -> None:
     assert _start(app, run)
     (active,) = app.orchestrator.get_active_atomic_service_executions()
     assert (active.runner_id, active.atomic_service_run_id, active.status) == (
-        "r1", run.atomic_service_id.atomic_service_run_id, Status.RUNNING
+        "r1",
+        run.atomic_service_id.atomic_service_run_id,
+        Status.RUNNING,
     )
     assert active.end_time is None
 
@@ -86,7 +88,9 @@ def test_finalize_without_start_inserts_a_zero_width_record(app: Pynenc) -> None
         end - timedelta(minutes=1), end + timedelta(minutes=1)
     )
     assert (execution.status, execution.start_time, execution.end_time) == (
-        Status.ABANDONED, end, end
+        Status.ABANDONED,
+        end,
+        end,
     )
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from pynenc import Pynenc
+from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
 
 from pynenc_contract import kit, racing
@@ -15,21 +16,16 @@ INVOCATIONS = 60
 RACERS = 4
 
 
-def _race(racer: str, backend: ContractBackend, app: Pynenc, workdir: Path, work: str,
-          ids: list[str]) -> list[list[str]]:
-    if racer == "threads":
-        return racing.in_threads(app, work, ids, RACERS)
-    return racing.in_processes(backend, app.app_id, workdir, work, ids, RACERS)
-
-
-def _assert_one_winner_each(app: Pynenc, ids: list[str], wins: list[list[str]]) -> None:
+def _assert_one_winner_each(
+    app: Pynenc, ids: list[InvocationId], wins: list[list[InvocationId]]
+) -> None:
     counts = Counter(invocation_id for won in wins for invocation_id in won)
     doubles = {i: n for i, n in counts.items() if n > 1}
     assert not doubles, f"{len(doubles)} of {len(ids)} invocations claimed more than once"
     assert set(counts) == set(ids), f"{len(set(ids) - set(counts))} invocations claimed by none"
     for index, won in enumerate(wins):
         for invocation_id in won:
-            record = app.orchestrator.get_invocation_status_record(invocation_id)  # type: ignore[arg-type]
+            record = app.orchestrator.get_invocation_status_record(invocation_id)
             assert (record.status, record.runner_id) == (InvocationStatus.PENDING, f"racer-{index}")
 
 
@@ -39,7 +35,7 @@ def test_one_thread_wins_each_claim(
     contract_backend: ContractBackend, app: Pynenc, tmp_path: Path
 ) -> None:
     ids = kit.registered(app, INVOCATIONS)
-    wins = _race("threads", contract_backend, app, tmp_path, "claim", ids)
+    wins = racing.in_threads(app, "claim", ids, RACERS)
     _assert_one_winner_each(app, ids, wins)
 
 
@@ -49,7 +45,9 @@ def test_one_process_wins_each_claim(
     contract_backend: ContractBackend, app: Pynenc, tmp_path: Path
 ) -> None:
     ids = kit.registered(app, INVOCATIONS)
-    wins = _race("processes", contract_backend, app, tmp_path, "claim", ids)
+    wins = racing.in_processes(
+        contract_backend, app.app_id, tmp_path, work="claim", ids=ids, racers=RACERS
+    )
     _assert_one_winner_each(app, ids, wins)
 
 
@@ -59,8 +57,8 @@ def test_no_retry_increment_is_lost_between_threads(
     contract_backend: ContractBackend, app: Pynenc, tmp_path: Path
 ) -> None:
     ids = kit.registered(app, 10)
-    _race("threads", contract_backend, app, tmp_path, "increment", ids)
-    assert [app.orchestrator.get_invocation_retries(i) for i in ids] == [RACERS] * len(ids)  # type: ignore[arg-type]
+    racing.in_threads(app, "increment", ids, RACERS)
+    assert [app.orchestrator.get_invocation_retries(i) for i in ids] == [RACERS] * len(ids)
 
 
 @clause("ATOM-2", "ATOM-3")
@@ -69,8 +67,10 @@ def test_no_retry_increment_is_lost_between_processes(
     contract_backend: ContractBackend, app: Pynenc, tmp_path: Path
 ) -> None:
     ids = kit.registered(app, 10)
-    _race("processes", contract_backend, app, tmp_path, "increment", ids)
-    assert [app.orchestrator.get_invocation_retries(i) for i in ids] == [RACERS] * len(ids)  # type: ignore[arg-type]
+    racing.in_processes(
+        contract_backend, app.app_id, tmp_path, work="increment", ids=ids, racers=RACERS
+    )
+    assert [app.orchestrator.get_invocation_retries(i) for i in ids] == [RACERS] * len(ids)
 
 
 @clause("ATOM-4")
@@ -78,7 +78,7 @@ def test_no_retry_increment_is_lost_between_processes(
 def test_one_atomic_service_execution_runs_among_threads(
     contract_backend: ContractBackend, app: Pynenc, tmp_path: Path
 ) -> None:
-    winners = _race("threads", contract_backend, app, tmp_path, "claim_atomic_service", [])
+    winners = racing.in_threads(app, "claim_atomic_service", [], RACERS)
     assert sum(len(won) for won in winners) == 1
     assert len(app.orchestrator.get_active_atomic_service_executions()) == 1
 
@@ -88,6 +88,8 @@ def test_one_atomic_service_execution_runs_among_threads(
 def test_one_atomic_service_execution_runs_among_processes(
     contract_backend: ContractBackend, app: Pynenc, tmp_path: Path
 ) -> None:
-    winners = _race("processes", contract_backend, app, tmp_path, "claim_atomic_service", [])
+    winners = racing.in_processes(
+        contract_backend, app.app_id, tmp_path, work="claim_atomic_service", ids=[], racers=RACERS
+    )
     assert sum(len(won) for won in winners) == 1
     assert len(app.orchestrator.get_active_atomic_service_executions()) == 1

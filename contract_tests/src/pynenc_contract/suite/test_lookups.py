@@ -1,7 +1,10 @@
 """Look-ups: by task, arguments, statuses and call; pagination, counts, filters, retries."""
 
+from typing import Any
+
 import time_machine
 from pynenc import Pynenc
+from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
 
 from pynenc_contract import kit, tasks
@@ -14,8 +17,8 @@ REGISTERED, PENDING, RUNNING = (
 )
 
 
-def _index(app: Pynenc, count: int, task_: object = None, **kwargs: object) -> list[str]:
-    invs = kit.invocations(app, count, task_, **kwargs)  # type: ignore[arg-type]
+def _index(app: Pynenc, count: int, task_: Any = None, **kwargs: Any) -> list[InvocationId]:
+    invs = kit.invocations(app, count, task_, **kwargs)
     for inv in invs:
         app.orchestrator.index_arguments_for_concurrency_control(inv)
     return [inv.invocation_id for inv in invs]
@@ -71,7 +74,9 @@ def test_call_invocation_ids(app: Pynenc) -> None:
     }
 
 
-def _register_over_time(app: Pynenc, clock: time_machine.Traveller, count: int) -> list[str]:
+def _register_over_time(
+    app: Pynenc, clock: time_machine.Traveller, count: int
+) -> list[InvocationId]:
     ids = []
     for _ in range(count):
         ids += kit.registered(app)
@@ -80,9 +85,7 @@ def _register_over_time(app: Pynenc, clock: time_machine.Traveller, count: int) 
 
 
 @clause("PAGE-1")
-def test_pages_are_newest_registration_first(
-    app: Pynenc, clock: time_machine.Traveller
-) -> None:
+def test_pages_are_newest_registration_first(app: Pynenc, clock: time_machine.Traveller) -> None:
     ids = _register_over_time(app, clock, 6)
     for invocation_id in ids[:3]:  # the oldest change status last
         kit.walk(app, invocation_id, kit.path_to(RUNNING))
@@ -95,7 +98,7 @@ def test_paging_neither_skips_nor_repeats_while_statuses_change(
     app: Pynenc, clock: time_machine.Traveller
 ) -> None:
     ids = _register_over_time(app, clock, 23)
-    seen: list[str] = []
+    seen: list[InvocationId] = []
     for offset in range(0, 30, 5):
         page = app.orchestrator.get_invocation_ids_paginated(limit=5, offset=offset)
         assert len(page) == min(5, max(0, 23 - offset))
@@ -132,13 +135,13 @@ def test_filter_by_status(app: Pynenc) -> None:
     kit.walk(app, ids[0], kit.path_to(InvocationStatus.SUCCESS))
     kit.walk(app, ids[1], [PENDING])
     orchestrator = app.orchestrator
-    query = [*ids, "unknown-id"]
-    assert orchestrator.filter_by_status(query, frozenset({PENDING})) == [ids[1]]  # type: ignore[arg-type]
-    assert set(orchestrator.filter_by_status(query, frozenset({REGISTERED, PENDING}))) == set(  # type: ignore[arg-type]
+    query = [*ids, InvocationId("unknown-id")]
+    assert orchestrator.filter_by_status(query, frozenset({PENDING})) == [ids[1]]
+    assert set(orchestrator.filter_by_status(query, frozenset({REGISTERED, PENDING}))) == set(
         ids[1:]
     )
     assert orchestrator.filter_by_status([], frozenset({REGISTERED})) == []
-    assert orchestrator.filter_final(query) == [ids[0]]  # type: ignore[arg-type]
+    assert orchestrator.filter_final(query) == [ids[0]]
 
 
 @clause("RETRY-1")
@@ -148,4 +151,7 @@ def test_retries_count_up_from_zero(app: Pynenc) -> None:
     assert orchestrator.get_invocation_retries(first) == 0
     for _ in range(3):
         orchestrator.increment_invocation_retries(first)
-    assert (orchestrator.get_invocation_retries(first), orchestrator.get_invocation_retries(second)) == (3, 0)
+    assert (
+        orchestrator.get_invocation_retries(first),
+        orchestrator.get_invocation_retries(second),
+    ) == (3, 0)

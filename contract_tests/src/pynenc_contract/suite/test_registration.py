@@ -2,10 +2,13 @@
 
 import pytest
 from pynenc import Pynenc
+from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
 
 from pynenc_contract import kit
 from pynenc_contract.clauses import clause
+
+UNKNOWN = InvocationId("no-such-invocation")
 
 
 @clause("REG-1")
@@ -40,15 +43,17 @@ def test_registering_again_changes_nothing(app: Pynenc) -> None:
 @clause("LOOK-1")
 def test_unknown_id_status_raises_key_error(app: Pynenc) -> None:
     with pytest.raises(KeyError):
-        app.orchestrator.get_invocation_status_record("no-such-invocation")  # type: ignore[arg-type]
+        app.orchestrator.get_invocation_status_record(UNKNOWN)
     with pytest.raises(KeyError):
-        app.orchestrator.get_invocation_status("no-such-invocation")  # type: ignore[arg-type]
+        app.orchestrator.get_invocation_status(UNKNOWN)
 
 
 @clause("LOOK-1")
 def test_unknown_id_transition_raises_key_error(app: Pynenc) -> None:
     with pytest.raises(KeyError):
         app.orchestrator._atomic_status_transition(
-            "no-such-invocation", InvocationStatus.PENDING, kit.OWNER  # type: ignore[arg-type]
+            UNKNOWN,
+            InvocationStatus.PENDING,
+            kit.OWNER,
         )
     assert app.orchestrator.count_invocations() == 0

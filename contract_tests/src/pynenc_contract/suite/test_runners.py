@@ -57,7 +57,7 @@ def test_active_runners_ordered_by_creation_then_id(
 
 @clause("REC-1")
 def test_stuck_pending_invocations_are_found(app: Pynenc, clock: time_machine.Traveller) -> None:
-    stuck, registered = kit.registered(app, 2)
+    stuck, _still_registered = kit.registered(app, 2)
     kit.walk(app, stuck, [InvocationStatus.PENDING])
     orchestrator = app.orchestrator
     assert list(orchestrator.get_pending_invocations_for_recovery()) == []

@@ -42,7 +42,9 @@ def test_allowed_transition_is_stored(
     returned = app.orchestrator._atomic_status_transition(invocation_id, dst, kit.OWNER)
     stored = app.orchestrator.get_invocation_status_record(invocation_id)
     assert (returned.status, stored.status) == (dst, dst)
-    assert returned.runner_id == stored.runner_id == _expected_owner(before.runner_id, dst, kit.OWNER)
+    assert (
+        returned.runner_id == stored.runner_id == _expected_owner(before.runner_id, dst, kit.OWNER)
+    )
 
 
 @clause("TRANS-2")

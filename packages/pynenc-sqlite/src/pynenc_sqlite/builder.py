@@ -45,9 +45,7 @@ def sqlite_orchestrator(
         values["sqlite_db_path"] = str(sqlite_db_path)
     section = {**builder._config.get(CONFIG_SECTION, {}), **values}
     config = {**builder._config, CONFIG_SECTION: section}
-    DatabaseSettings.from_config(
-        load_config(config, None), str(config.get("app_id", "pynenc"))
-    )
+    DatabaseSettings.from_config(load_config(config, None), str(config.get("app_id", "pynenc")))
     builder._config[CONFIG_SECTION] = section
     builder._config["orchestrator_cls"] = PynencSQLiteOrchestrator.__name__
     return builder

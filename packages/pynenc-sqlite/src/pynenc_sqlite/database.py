@@ -51,7 +51,8 @@ class Database:
     # -- connections -------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use and after a fork."""
-        pid, conn = getattr(self._local, "entry", (0, None))
+        entry: tuple[int, sqlite3.Connection | None] = getattr(self._local, "entry", (0, None))
+        pid, conn = entry
         if conn is not None and pid == os.getpid():
             return conn
         if conn is not None:
@@ -92,7 +93,16 @@ class Database:
         settings = self.settings
         self._schema_version(conn)  # refuse a newer schema before changing anything
         wanted = settings.journal_mode
-        (actual,) = conn.execute(f"PRAGMA journal_mode={wanted.value}").fetchone()
+        try:
+            (actual,) = conn.execute(f"PRAGMA journal_mode={wanted.value}").fetchone()
+        except sqlite3.OperationalError as error:
+            # Leaving WAL needs the file to itself: with other connections open SQLite
+            # answers "locked" at once (no busy wait); report the mode it stays in.
+            if _primary_code(error) not in _LOCKED_CODES:
+                raise
+            (actual,) = conn.execute("PRAGMA journal_mode").fetchone()
+            if str(actual).lower() == wanted.value:
+                raise
         if str(actual).lower() != wanted.value:
             raise DatabaseFileError(
                 settings.path,
@@ -103,9 +113,7 @@ class Database:
             )
         conn.execute(f"PRAGMA synchronous={settings.synchronous.value}")
         if wanted is JournalMode.WAL:
-            conn.execute(
-                f"PRAGMA wal_autocheckpoint={settings.wal_autocheckpoint_pages}"
-            )
+            conn.execute(f"PRAGMA wal_autocheckpoint={settings.wal_autocheckpoint_pages}")
 
     # -- transactions --------------------------------------------------------
     @contextmanager
@@ -134,7 +142,7 @@ class Database:
             raise translated from error
 
     def _translate(self, error: sqlite3.Error) -> Exception | None:
-        code = getattr(error, "sqlite_errorcode", -1) & 0xFF
+        code = _primary_code(error)
         path = self.settings.path
         if code in _LOCKED_CODES:
             return DatabaseLockedError(path, self.settings.busy_timeout_seconds)
@@ -228,6 +236,11 @@ class Database:
                 problem,
                 "Fix the permissions (chmod/chown) or choose a writable location",
             )
+
+
+def _primary_code(error: sqlite3.Error) -> int:
+    """SQLite's primary result code of an error (extended codes carry it in the low byte)."""
+    return int(getattr(error, "sqlite_errorcode", -1)) & 0xFF
 
 
 @atexit.register

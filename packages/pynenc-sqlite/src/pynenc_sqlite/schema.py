@@ -55,8 +55,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         f"CREATE INDEX {T.INVOCATIONS}_task ON {T.INVOCATIONS}"
         "(app_key, task_id, status, registered_time, seq)",
         f"CREATE INDEX {T.INVOCATIONS}_call ON {T.INVOCATIONS}(app_key, call_id)",
-        f"CREATE INDEX {T.INVOCATIONS}_status ON {T.INVOCATIONS}"
-        "(app_key, status, status_time)",
+        f"CREATE INDEX {T.INVOCATIONS}_status ON {T.INVOCATIONS}(app_key, status, status_time)",
         f"CREATE INDEX {T.INVOCATIONS}_registered ON {T.INVOCATIONS}"
         "(app_key, registered_time, seq)",
         f"CREATE INDEX {T.INVOCATIONS}_auto_purge ON {T.INVOCATIONS}"
@@ -76,8 +75,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             waited_id TEXT NOT NULL,
             PRIMARY KEY (app_key, waiter_id, waited_id)
         ) WITHOUT ROWID""",
-        f"CREATE INDEX {T.BLOCKING_EDGES}_waited ON {T.BLOCKING_EDGES}"
-        "(app_key, waited_id)",
+        f"CREATE INDEX {T.BLOCKING_EDGES}_waited ON {T.BLOCKING_EDGES}(app_key, waited_id)",
     ),
     # 2: runner heartbeats and atomic-service execution records (pynenc 0.4).
     (

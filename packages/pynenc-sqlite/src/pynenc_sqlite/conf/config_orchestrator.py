@@ -72,8 +72,7 @@ _EXPECTED = {
     "sqlite_db_path": "give the path of a file (empty for the per-app default)",
     "journal_mode": f"choose one of {', '.join(mode.value for mode in JournalMode)}",
     "synchronous": f"choose one of {', '.join(level.value for level in SynchronousLevel)}",
-    "busy_timeout_seconds": "give a number of seconds greater than 0 and at most 3600 "
-    "(default 30)",
+    "busy_timeout_seconds": "give a number of seconds greater than 0 and at most 3600 (default 30)",
     "file_mode": "give octal permissions that let the owner read and write, such as "
     "'0600' (default) or '0640'",
     "wal_autocheckpoint_pages": "give a positive number of pages (default 1000)",
@@ -96,9 +95,7 @@ class DatabaseSettings:
     wal_autocheckpoint_pages: int
 
     @classmethod
-    def from_config(
-        cls, conf: ConfigOrchestratorPynencSQLite, app_id: str
-    ) -> "DatabaseSettings":
+    def from_config(cls, conf: ConfigOrchestratorPynencSQLite, app_id: str) -> "DatabaseSettings":
         """Validate ``conf``; raise :class:`SQLiteConfigurationError` on a bad value."""
         return cls(
             path=_database_path(conf.sqlite_db_path, app_id),
@@ -143,8 +140,7 @@ def _database_path(value: object, app_id: str) -> Path:
         raise _invalid(
             "sqlite_db_path",
             text,
-            "is not a file path: an in-memory or URI database cannot be shared between "
-            "processes",
+            "is not a file path: an in-memory or URI database cannot be shared between processes",
         )
     return Path(text).expanduser().absolute()
 
@@ -152,7 +148,9 @@ def _database_path(value: object, app_id: str) -> Path:
 def _journal_mode(value: object) -> JournalMode:
     text = str(value).strip().lower()
     if text in _REFUSED_JOURNAL_MODES:
-        raise SQLiteConfigurationError(f"{_REFUSED_JOURNAL_MODES[text]}; {_EXPECTED['journal_mode']}")
+        raise SQLiteConfigurationError(
+            f"{_REFUSED_JOURNAL_MODES[text]}; {_EXPECTED['journal_mode']}"
+        )
     return _choice(JournalMode, "journal_mode", text)
 
 
@@ -166,7 +164,7 @@ def _choice[E: StrEnum](enum: type[E], name: str, value: object) -> E:
 
 def _busy_timeout(value: object) -> float:
     try:
-        seconds = float(value)  # type: ignore[arg-type]
+        seconds = float(str(value))
     except (TypeError, ValueError):
         seconds = -1.0
     if not 0 < seconds <= 3600:
@@ -187,7 +185,7 @@ def _file_mode(value: object) -> int:
 
 def _wal_autocheckpoint(value: object) -> int:
     try:
-        pages = int(value)  # type: ignore[call-overload]
+        pages = int(str(value))
     except (TypeError, ValueError):
         pages = -1
     if pages < 1:

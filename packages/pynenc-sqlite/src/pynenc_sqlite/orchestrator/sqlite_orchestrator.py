@@ -39,9 +39,10 @@ from pynenc_sqlite.schema import Tables
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.identifiers.call_id import CallId
+    from pynenc.identifiers.task_id import TaskId
     from pynenc.invocation.dist_invocation import DistributedInvocation
     from pynenc.orchestrator.atomic_service import AtomicServiceRun
-    from pynenc.task import Task, TaskId
+    from pynenc.task import Task
 
 __all__ = [
     "PynencSQLiteOrchestrator",
@@ -119,9 +120,11 @@ class SQLiteBlockingControl(BaseBlockingControl):
             LIMIT ?"""
         params = (self.app_key, self.app_key, *_AVAILABLE_FOR_RUN, self.app_key)
         with self.database.translate_errors():
-            rows = self.database.connection().execute(
-                query, (*params, max(max_num_invocations, 0))
-            ).fetchall()
+            rows = (
+                self.database.connection()
+                .execute(query, (*params, max(max_num_invocations, 0)))
+                .fetchall()
+            )
         yield from _ids(rows)
 
 
@@ -140,7 +143,7 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         self._blocking_control = SQLiteBlockingControl(app, self.database, self.app_key)
 
     @cached_property
-    def conf(self) -> ConfigOrchestratorPynencSQLite:  # type: ignore[override]
+    def conf(self) -> ConfigOrchestratorPynencSQLite:
         return load_config(self.app.config_values, self.app.config_filepath)
 
     @property
@@ -172,7 +175,7 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
     # -- registration and look-ups -----------------------------------------
     def _register_new_invocations(
         self,
-        invocations: list["DistributedInvocation"],
+        invocations: list["DistributedInvocation[Any, Any]"],
         runner_id: str | None = None,
     ) -> InvocationStatusRecord:
         """Insert invocations as REGISTERED (no owner); existing ones are left as they are."""
@@ -203,7 +206,7 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
 
     def get_existing_invocations(
         self,
-        task: "Task",
+        task: "Task[Any, Any]",
         key_serialized_arguments: dict[str, str] | None = None,
         statuses: list[InvocationStatus] | None = None,
     ) -> Iterator["InvocationId"]:
@@ -275,9 +278,7 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         statuses change.
         """
         if limit < 0 or offset < 0:
-            raise ValueError(
-                f"limit ({limit}) and offset ({offset}) must be zero or positive"
-            )
+            raise ValueError(f"limit ({limit}) and offset ({offset}) must be zero or positive")
         where, params = self._filters(task_id, statuses)
         return _ids(
             self._fetch(
@@ -398,7 +399,9 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         )
         return int(rows[0][0]) if rows else 0
 
-    def index_arguments_for_concurrency_control(self, invocation: "DistributedInvocation") -> None:
+    def index_arguments_for_concurrency_control(
+        self, invocation: "DistributedInvocation[Any, Any]"
+    ) -> None:
         """Store the invocation's serialized arguments for argument look-ups."""
         rows = [
             (self.app_key, invocation.invocation_id, key, value)
@@ -566,7 +569,10 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
                 if prior is not None and prior[0] == run_id:
                     return True
                 if prior is not None:
-                    status, reason = _BLOCKED, reason or f"prior_running:{prior[0]} runner:{prior[1]}"
+                    status, reason = (
+                        _BLOCKED,
+                        reason or f"prior_running:{prior[0]} runner:{prior[1]}",
+                    )
                     accepted = False
             end = started if status == _BLOCKED else None
             tx.execute(
@@ -706,8 +712,7 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         max_records = int(self.app.conf.atomic_service_execution_max_records)
         protected = json.dumps(sorted(self.app.trigger.get_referenced_atomic_service_run_ids()))
         purgeable = (
-            "app_key = ? AND status != 'running' "
-            "AND run_id NOT IN (SELECT value FROM json_each(?))"
+            "app_key = ? AND status != 'running' AND run_id NOT IN (SELECT value FROM json_each(?))"
         )
         removed = 0
         with self.database.write() as tx:

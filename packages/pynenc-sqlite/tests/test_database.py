@@ -1,0 +1,207 @@
+"""The database file: journal modes, permissions, bad files, schema versions, connections."""
+
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import JOURNAL_MODE
+from pynenc import Pynenc
+from pynenc.identifiers.invocation_id import InvocationId
+from pynenc.invocation.status import InvocationStatus
+
+from pynenc_contract import kit
+from pynenc_sqlite import (
+    SCHEMA_VERSION,
+    DatabaseFileError,
+    DatabaseFullError,
+    DatabaseLockedError,
+    PynencSQLiteOrchestrator,
+    SchemaVersionError,
+)
+from pynenc_sqlite.schema import MIGRATIONS, Tables
+
+MakeApp = Callable[..., Pynenc]
+
+
+def _ours(app: Pynenc) -> PynencSQLiteOrchestrator:
+    assert isinstance(app.orchestrator, PynencSQLiteOrchestrator)
+    return app.orchestrator
+
+
+def test_the_configured_journal_mode_is_the_one_in_use(
+    orchestrator: PynencSQLiteOrchestrator,
+) -> None:
+    (mode,) = orchestrator.database.connection().execute("PRAGMA journal_mode").fetchone()
+    assert mode == JOURNAL_MODE
+    if JOURNAL_MODE == "wal":
+        with sqlite3.connect(orchestrator.sqlite_db_path) as raw:
+            assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_database_held_in_wal_refuses_another_mode(make_app: MakeApp, tmp_path: Path) -> None:
+    db = tmp_path / "held.sqlite3"
+    _ours(make_app(db_path=db, journal_mode="wal"))
+    holder = sqlite3.connect(db)
+    holder.execute("SELECT 1 FROM orchestrator_apps").fetchall()
+    try:
+        with pytest.raises(
+            DatabaseFileError, match="runs in journal mode 'wal', not the configured 'delete'"
+        ):
+            make_app(db_path=db, journal_mode="delete")
+    finally:
+        holder.close()
+
+
+@pytest.mark.parametrize(("configured", "expected"), [(None, 0o600), ("0640", 0o640)])
+def test_new_files_are_private_unless_configured(
+    make_app: MakeApp, tmp_path: Path, configured: str | None, expected: int
+) -> None:
+    options = {"file_mode": configured} if configured else {}
+    path = Path(_ours(make_app(**options)).sqlite_db_path)
+    assert path.stat().st_mode & 0o777 == expected
+
+
+def test_a_directory_is_refused(make_app: MakeApp, tmp_path: Path) -> None:
+    with pytest.raises(DatabaseFileError, match=r"is a directory\. Give the path of a file"):
+        make_app(db_path=tmp_path)
+
+
+def test_a_directory_that_cannot_be_created_is_refused(make_app: MakeApp) -> None:
+    with pytest.raises(DatabaseFileError, match="its directory cannot be created"):
+        make_app(db_path=Path("/proc/no-such-dir/orchestrator.sqlite3"))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"this is not a database, just some text " * 200, "is not a SQLite database"),
+        (b"SQLite format 3\x00" + b"\x10\x00\x01\x01" + b"\x00" * 80, "damaged|not a SQLite"),
+    ],
+    ids=["garbage", "truncated"],
+)
+def test_bad_files_are_refused_and_left_untouched(
+    make_app: MakeApp, tmp_path: Path, content: bytes, message: str
+) -> None:
+    db = tmp_path / "bad.sqlite3"
+    db.write_bytes(content)
+    with pytest.raises(DatabaseFileError, match=message):
+        make_app(db_path=db)
+    assert db.read_bytes() == content
+
+
+def test_a_newer_schema_is_refused_and_left_untouched(make_app: MakeApp, tmp_path: Path) -> None:
+    db = tmp_path / "newer.sqlite3"
+    with sqlite3.connect(db) as raw:
+        raw.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    before = db.read_bytes()
+    with pytest.raises(SchemaVersionError, match="Upgrade pynenc-sqlite"):
+        make_app(db_path=db)
+    assert db.read_bytes() == before
+
+
+def test_an_older_schema_is_migrated_keeping_its_data(make_app: MakeApp, tmp_path: Path) -> None:
+    db = tmp_path / "older.sqlite3"
+    with sqlite3.connect(db) as raw:
+        for statement in MIGRATIONS[0]:
+            raw.execute(statement)
+        raw.execute("PRAGMA user_version=1")
+        raw.execute(f"INSERT INTO {Tables.APPS} (app_id) VALUES ('old-app')")
+        raw.execute(
+            f"INSERT INTO {Tables.INVOCATIONS} (app_key, invocation_id, task_id, call_id, "
+            "status, status_time, registered_time) VALUES (1, 'kept', 't.f', 'c', "
+            "'registered', 0, 0)"
+        )
+    app = make_app(db_path=db, app_id="old-app")
+    assert (
+        app.orchestrator.get_invocation_status(InvocationId("kept")) == InvocationStatus.REGISTERED
+    )
+    app.orchestrator.register_runner_heartbeats(["r1"])  # a table of migration 2
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_one_kept_connection_per_thread(orchestrator: PynencSQLiteOrchestrator) -> None:
+    main = orchestrator.database.connection()
+    assert orchestrator.database.connection() is main
+    seen: list[sqlite3.Connection] = []
+    thread = threading.Thread(target=lambda: seen.append(orchestrator.database.connection()))
+    thread.start()
+    thread.join()
+    assert seen[0] is not main
+
+
+def test_close_then_reuse(make_app: MakeApp) -> None:
+    app = make_app()
+    orchestrator = _ours(app)
+    first = orchestrator.database.connection()
+    orchestrator.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        first.execute("SELECT 1")
+    ids = kit.registered(app, 1)
+    assert orchestrator.get_invocation_status(ids[0]) == InvocationStatus.REGISTERED
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_opens_its_own_connection(make_app: MakeApp) -> None:
+    app = make_app()
+    orchestrator = _ours(app)
+    (invocation_id,) = kit.registered(app, 1)
+    parent_connection = orchestrator.database.connection()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: must not touch the parent's connection
+        try:
+            own = orchestrator.database.connection() is not parent_connection
+            orchestrator._atomic_status_transition(invocation_id, InvocationStatus.PENDING, "child")
+            os.write(write, b"ok" if own else b"reused")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 10) == b"ok"
+    assert orchestrator.database.connection() is parent_connection
+    record = orchestrator.get_invocation_status_record(invocation_id)
+    assert (record.status, record.runner_id) == (InvocationStatus.PENDING, "child")
+
+
+@pytest.mark.timeout(30)
+def test_a_lock_held_past_the_busy_timeout_is_a_clear_error(make_app: MakeApp) -> None:
+    app = make_app(busy_timeout_seconds=0.2)
+    orchestrator = _ours(app)
+    (invocation_id,) = kit.registered(app, 1)
+    holder = sqlite3.connect(orchestrator.sqlite_db_path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(
+            DatabaseLockedError, match=r"orchestrator\.sqlite3.*busy timeout of 0\.2s"
+        ):
+            orchestrator._atomic_status_transition(invocation_id, InvocationStatus.PENDING, "r1")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    orchestrator._atomic_status_transition(invocation_id, InvocationStatus.PENDING, "r1")
+    assert orchestrator.get_invocation_status(invocation_id) == InvocationStatus.PENDING
+
+
+def test_a_full_database_is_a_clear_error_and_loses_nothing(make_app: MakeApp) -> None:
+    app = make_app()
+    orchestrator = _ours(app)
+    connection = orchestrator.database.connection()
+    (pages,) = connection.execute("PRAGMA page_count").fetchone()
+    connection.execute(f"PRAGMA max_page_count={pages + 2}")
+    stored: list[str] = []
+
+    def fill() -> None:
+        for _ in range(200):
+            stored.extend(kit.registered(app, 20))
+
+    with pytest.raises(DatabaseFullError, match="is full"):
+        fill()
+    assert orchestrator.count_invocations() == len(stored)
+    connection.execute("PRAGMA max_page_count=1073741823")
+    stored += kit.registered(app, 20)
+    assert orchestrator.count_invocations() == len(stored)
+    (check,) = connection.execute("PRAGMA integrity_check").fetchone()
+    assert check == "ok"
