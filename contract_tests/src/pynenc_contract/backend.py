@@ -44,7 +44,8 @@ class ContractBackend:
     """
 
     name: str
-    orchestrator_class: type[BaseOrchestrator]
+    #: A BaseOrchestrator subclass; typed ``type`` so an incomplete one can be certified too.
+    orchestrator_class: type
     build_app: AppBuilder
     child_build_app: str | None = None
     capabilities: frozenset[Capability] = frozenset()

@@ -1,7 +1,9 @@
 """Races between threads or OS processes, each racer with its own app and runner id."""
 
 import multiprocessing
+import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -90,30 +92,19 @@ def in_processes(
     """Run ``work`` in ``racers`` spawned OS processes, started together."""
     assert backend.child_build_app is not None
     context = multiprocessing.get_context("spawn")
+    job = RaceJob(
+        backend.child_build_app, backend.orchestrator_class, app_id, str(workdir), work, ids
+    )
     barrier = context.Barrier(racers)
     results = context.Queue()
     processes = [
-        context.Process(
-            target=_child,
-            args=(
-                backend.child_build_app,
-                backend.orchestrator_class,
-                app_id,
-                str(workdir),
-                work,
-                ids,
-                index,
-                barrier,
-                results,
-            ),
-            daemon=True,
-        )
+        context.Process(target=_child, args=(job, index, barrier, results), daemon=True)
         for index in range(racers)
     ]
     for process in processes:
         process.start()
     try:
-        outcomes = [results.get(timeout=RACE_TIMEOUT_SECONDS) for _ in processes]
+        outcomes = [_next_result(results, processes) for _ in processes]
     finally:
         for process in processes:
             process.join(5)
@@ -124,6 +115,19 @@ def in_processes(
     if errors:
         raise AssertionError(f"a racing process failed: {errors[0]}")
     return [list(won) for _, won in sorted(outcomes)]
+
+
+def _next_result(results: Any, processes: list[Any]) -> Any:
+    """The next racer's result; fail fast when every racer died without one."""
+    deadline = time.monotonic() + RACE_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            return results.get(timeout=0.5)
+        except queue.Empty:
+            if not any(process.is_alive() for process in processes):
+                codes = [process.exitcode for process in processes]
+                raise AssertionError(f"racing processes exited without a result: {codes}") from None
+    raise AssertionError(f"no racing result within {RACE_TIMEOUT_SECONDS:g}s")
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,7 @@ def test_close_then_reuse(make_app: MakeApp) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_opens_its_own_connection(make_app: MakeApp) -> None:
     app = make_app()
     orchestrator = _ours(app)

@@ -1,0 +1,30 @@
+"""pynenc-rustvello under the contract, with its embedded (SQLite, native) backend."""
+
+from pathlib import Path
+
+from pynenc import Pynenc
+from pynenc.builder import PynencBuilder
+from pynenc_rustvello.orchestrator_backends import RustSqliteNativeOrchestrator
+
+from pynenc_contract import Capability, ContractBackend
+
+
+def build_app(app_id: str, workdir: Path) -> Pynenc:
+    """Every component on rustvello's embedded SQLite store in ``workdir``."""
+    app: Pynenc = (
+        PynencBuilder()
+        .app_id(app_id)
+        .rustvello_sqlite(sqlite_db_path=str(workdir / "rustvello.sqlite3"))
+        .build()
+    )
+    return app
+
+
+BACKEND = ContractBackend(
+    name="pynenc-rustvello",
+    orchestrator_class=RustSqliteNativeOrchestrator,
+    build_app=build_app,
+    child_build_app=f"{__name__}:build_app",
+    capabilities=frozenset({Capability.CROSS_PROCESS}),
+    distributions=("pynenc-rustvello", "rustvello"),
+)

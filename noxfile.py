@@ -1,0 +1,249 @@
+"""The matrix: Python versions x SQLite journal modes x orchestrator backends.
+
+nox -s tests        pynenc-sqlite's own tests, every Python and journal mode
+nox -s contract     the orchestrator contract against every backend
+nox -s scenarios    real runner processes coordinating through SQLite
+nox -s bench        benchmark (not a test): ours vs built-in vs bare sqlite3
+nox -t ci           what `.ci/run` runs: lint, types, tests, contract, quick scenarios,
+                    faults and the combined coverage report
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "typecheck", "tests", "contract"]
+
+ROOT = Path(__file__).parent
+PYTHONS = ["3.12", "3.13"]
+JOURNAL_MODES = ["wal", "delete", "truncate", "persist", "memory"]
+COVERAGE_DIR = ROOT / ".coverage-data"
+RESULTS_DIR = ROOT / "results"
+IN_CI = bool(os.environ.get("CI"))
+
+#: Contract backends: id -> (--contract-backend, extra packages, needs redis-server).
+BACKENDS = {
+    **{f"sqlite-{mode}": ("pynenc_sqlite.contract:BACKEND", (), False) for mode in JOURNAL_MODES},
+    "memory": ("adapters.pynenc_builtin_backends:MEMORY", (), False),
+    "builtin-sqlite": ("adapters.pynenc_builtin_backends:BUILTIN_SQLITE", (), False),
+    "redis": ("adapters.redis_backend:BACKEND", ("pynenc-redis==0.3.0",), True),
+    "rustvello": ("adapters.rustvello_backend:BACKEND", ("pynenc-rustvello==0.1.3",), False),
+}
+EXPECTATIONS = ROOT / "contract_tests" / "expectations.json"
+
+
+def install(session: nox.Session, *groups: str) -> None:
+    """Install the workspace (editable) and dependency groups from the lock file."""
+    session.run_install(
+        "uv",
+        "sync",
+        "--frozen",
+        "--inexact",
+        *(f"--group={group}" for group in groups),
+        f"--python={session.virtualenv.location}",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        external=True,
+    )
+
+
+def coverage_env(session: nox.Session) -> dict[str, str]:
+    """One coverage data file (prefix) per matrix cell, subprocesses included."""
+    COVERAGE_DIR.mkdir(exist_ok=True)
+    name = session.name.replace("(", "-").replace(")", "").replace("=", "-").replace("'", "")
+    return {
+        "COVERAGE_FILE": str(COVERAGE_DIR / f".coverage.{name}"),
+        "COVERAGE_RCFILE": str(ROOT / "pyproject.toml"),
+    }
+
+
+@nox.session(python=PYTHONS[0], tags=["ci", "quick"])
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    install(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHONS[0], tags=["ci", "quick"])
+def typecheck(session: nox.Session) -> None:
+    """mypy, strict, on our packages and their tests."""
+    install(session, "typecheck")
+    session.run(
+        "mypy",
+        "packages/pynenc-sqlite/src",
+        "packages/pynenc-sqlite/tests",
+        "contract_tests/src",
+        "contract_tests/adapters",
+        "noxfile.py",
+    )
+
+
+@nox.session(python=PYTHONS, tags=["ci"])
+@nox.parametrize("journal_mode", JOURNAL_MODES)
+def tests(session: nox.Session, journal_mode: str) -> None:
+    """pynenc-sqlite's own tests in one journal mode (the contract runs in `contract`)."""
+    install(session, "test")
+    env = {**coverage_env(session), "PYNENC_SQLITE_JOURNAL_MODE": journal_mode}
+    session.run(
+        "coverage",
+        "run",
+        "-m",
+        "pytest",
+        "packages/pynenc-sqlite/tests",
+        "-n",
+        "2",
+        "-m",
+        "not slow",
+        *session.posargs,
+        env=env,
+    )
+
+
+@nox.session(python=PYTHONS, tags=["ci"])
+@nox.parametrize("backend", list(BACKENDS))
+def contract(session: nox.Session, backend: str) -> None:
+    """The orchestrator contract against one backend (known failures: expectations.json).
+
+    Results of third-party backends must match contract_tests/expectations.json in both
+    directions; ours has no entry there, so every clause must pass.
+    """
+    spec, packages, needs_redis = BACKENDS[backend]
+    install(session, "test")
+    if packages:
+        session.run_install(
+            "uv",
+            "pip",
+            "install",
+            f"--python={session.virtualenv.location}",
+            *packages,
+            external=True,
+        )
+    report = RESULTS_DIR / "contract" / session.name.replace("/", "_")
+    env = {**coverage_env(session)}
+    if backend.startswith("sqlite-"):
+        env["PYNENC_SQLITE_JOURNAL_MODE"] = backend.removeprefix("sqlite-")
+    args = [
+        "--pyargs",
+        "pynenc_contract.suite",
+        "--contract-backend",
+        spec,
+        "-n",
+        "2",
+        f"--contract-report={report}",
+        f"--contract-expect={EXPECTATIONS}",
+        "-rfE",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+    ]
+    with redis_server(session) if needs_redis else _nothing() as redis_url:
+        if redis_url:
+            env["PYNENC_CONTRACT_REDIS_URL"] = redis_url
+        with session.chdir(ROOT / "contract_tests"):
+            session.run("coverage", "run", "-m", "pytest", *args, env=env)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
+
+
+@contextmanager
+def redis_server(session: nox.Session) -> Iterator[str | None]:
+    """A redis-server on a free loopback port for the session, stopped afterwards."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        if IN_CI:
+            session.error(
+                "redis-server is missing; CI must install it (apt-get install redis-server)"
+            )
+        session.skip("redis-server is not installed (apt-get install redis-server)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            executable,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not listen on 127.0.0.1:{port} within {timeout}s")
+
+
+@nox.session(python=PYTHONS, default=False)
+@nox.parametrize("journal_mode", JOURNAL_MODES)
+def scenarios(session: nox.Session, journal_mode: str) -> None:
+    """Cross-process scenarios with real runners (add `-- --quick` for the short form)."""
+    install(session, "test")
+    out = RESULTS_DIR / "scenarios" / session.name.replace("/", "_")
+    session.run(
+        "python",
+        "scenarios/run_all.py",
+        "--journal-mode",
+        journal_mode,
+        "--out",
+        str(out),
+        *session.posargs,
+        env=coverage_env(session),
+    )
+
+
+@nox.session(python=PYTHONS[0], default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmark: ours (each journal mode) vs built-in, memory, redis and bare sqlite3."""
+    install(session, "bench")
+    session.run(
+        "python", "benchmarks/bench.py", "--out", str(RESULTS_DIR / "bench"), *session.posargs
+    )
+
+
+@nox.session(python=PYTHONS[0], tags=["ci"])
+def coverage(session: nox.Session) -> None:
+    """Combine the coverage data the other sessions wrote; report per package.
+
+    Run it after `tests` and `contract` (as `nox -t ci` does).
+    """
+    install(session, "test")
+    env = {
+        "COVERAGE_FILE": str(COVERAGE_DIR / ".coverage"),
+        "COVERAGE_RCFILE": str(ROOT / "pyproject.toml"),
+    }
+    session.run("coverage", "combine", str(COVERAGE_DIR), env=env)
+    session.run(
+        "coverage", "report", "--include=packages/pynenc-sqlite/*", "--fail-under=95", env=env
+    )
+    session.run("coverage", "report", "--include=contract_tests/*", env=env)
