@@ -84,6 +84,7 @@ def typecheck(session: nox.Session) -> None:
         "packages/pynenc-sqlite/tests",
         "contract_tests/src",
         "contract_tests/adapters",
+        "contract_tests/tests",
         "noxfile.py",
     )
 
@@ -151,6 +152,23 @@ def contract(session: nox.Session, backend: str) -> None:
             env["PYNENC_CONTRACT_REDIS_URL"] = redis_url
         with session.chdir(ROOT / "contract_tests"):
             session.run("coverage", "run", "-m", "pytest", *args, env=env)
+
+
+@nox.session(python=PYTHONS, tags=["ci"])
+def contract_selftest(session: nox.Session) -> None:
+    """The contract's own tests: completeness, CONTRACT.md, broken orchestrators caught."""
+    install(session, "test")
+    session.run(
+        "coverage",
+        "run",
+        "-m",
+        "pytest",
+        "contract_tests/tests",
+        "-n",
+        "2",
+        *session.posargs,
+        env=coverage_env(session),
+    )
 
 
 @contextmanager

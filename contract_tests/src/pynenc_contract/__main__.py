@@ -12,7 +12,7 @@ from pynenc_contract.clauses import coverage_gaps, markdown
 from pynenc_contract.plugin import MARKER
 
 
-def tested_clause_ids() -> set[str]:
+def clause_ids_with_tests() -> set[str]:
     """Clause ids that some test of the suite is tagged with."""
     found: set[str] = set()
     for module_info in pkgutil.iter_modules(suite.__path__, f"{suite.__name__}."):
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "markdown":
         sys.stdout.write(markdown())
     elif args.command == "check":
-        gaps = coverage_gaps(tested_clause_ids())
+        gaps = coverage_gaps(clause_ids_with_tests())
         for gap in gaps:
             print(gap, file=sys.stderr)
         return 1 if gaps else 0

@@ -1,0 +1,115 @@
+"""Deliberately broken copies of pynenc-sqlite's orchestrator: the contract must catch each."""
+
+import time
+from pathlib import Path
+from typing import Any
+
+from pynenc import Pynenc
+from pynenc.builder import PynencBuilder
+from pynenc.identifiers.invocation_id import InvocationId
+from pynenc.identifiers.task_id import TaskId
+from pynenc.invocation.status import (
+    InvocationStatus,
+    InvocationStatusRecord,
+    status_record_transition,
+)
+
+from pynenc_contract import Capability, ContractBackend
+from pynenc_sqlite import PynencSQLiteOrchestrator, Tables
+
+
+class PagesByLastChange(PynencSQLiteOrchestrator):
+    """Orders pages by the last status change, as pynenc's own backends do."""
+
+    def get_invocation_ids_paginated(
+        self,
+        task_id: TaskId | None = None,
+        statuses: list[InvocationStatus] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[InvocationId]:
+        where, params = self._filters(task_id, statuses)
+        rows = self._fetch(
+            f"SELECT invocation_id FROM {Tables.INVOCATIONS} WHERE {where} "
+            "ORDER BY status_time DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [InvocationId(row[0]) for row in rows]
+
+
+class ClaimOutsideTransaction(PynencSQLiteOrchestrator):
+    """Reads and validates outside the write transaction (the pynenc-redis pattern)."""
+
+    def _atomic_status_transition(
+        self, invocation_id: InvocationId, status: InvocationStatus, runner_id: str | None = None
+    ) -> InvocationStatusRecord:
+        current = self.get_invocation_status_record(invocation_id)
+        new_record = status_record_transition(current, status, runner_id)
+        time.sleep(0.002)
+        with self.database.write() as tx:
+            tx.execute(
+                f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ? "
+                "WHERE app_key = ? AND invocation_id = ?",
+                (new_record.status.value, new_record.runner_id, self.app_key, invocation_id),
+            )
+        return new_record
+
+
+class ReleaseDoesNothing(PynencSQLiteOrchestrator):
+    """Its blocking control never releases waiters."""
+
+    def __init__(self, app: Pynenc) -> None:
+        super().__init__(app)
+        self._blocking_control.release_waiters = lambda waited_invocation_id: None  # type: ignore[method-assign]
+
+
+class ForgetsOwner(PynencSQLiteOrchestrator):
+    """Stores every new status without its owner."""
+
+    def _atomic_status_transition(
+        self, invocation_id: InvocationId, status: InvocationStatus, runner_id: str | None = None
+    ) -> InvocationStatusRecord:
+        record = super()._atomic_status_transition(invocation_id, status, runner_id)
+        with self.database.write() as tx:
+            tx.execute(
+                f"UPDATE {Tables.INVOCATIONS} SET owner_id = NULL "
+                "WHERE app_key = ? AND invocation_id = ?",
+                (self.app_key, invocation_id),
+            )
+        return record
+
+
+def _builder(cls: type[PynencSQLiteOrchestrator]) -> Any:
+    def build(app_id: str, workdir: Path) -> Pynenc:
+        app: Pynenc = (
+            PynencBuilder()
+            .app_id(app_id)
+            .sqlite(str(workdir / "components.sqlite3"))
+            .sqlite_orchestrator(str(workdir / "orchestrator.sqlite3"))
+            .custom_config(orchestrator_cls=cls.__name__)
+            .build()
+        )
+        return app
+
+    return build
+
+
+def _backend(cls: type[PynencSQLiteOrchestrator], builder_name: str) -> ContractBackend:
+    return ContractBackend(
+        name=f"broken: {cls.__name__}",
+        orchestrator_class=cls,
+        build_app=_builder(cls),
+        child_build_app=f"{__name__}:{builder_name}",
+        capabilities=frozenset({Capability.CROSS_PROCESS}),
+    )
+
+
+build_pages = _builder(PagesByLastChange)
+build_claim = _builder(ClaimOutsideTransaction)
+build_release = _builder(ReleaseDoesNothing)
+build_owner = _builder(ForgetsOwner)
+
+PAGES = _backend(PagesByLastChange, "build_pages")
+CLAIM = _backend(ClaimOutsideTransaction, "build_claim")
+RELEASE = _backend(ReleaseDoesNothing, "build_release")
+OWNER = _backend(ForgetsOwner, "build_owner")
