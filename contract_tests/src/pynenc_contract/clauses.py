@@ -282,6 +282,14 @@ CLAUSES: dict[str, Clause] = _clauses(
         ("purge_atomic_service_executions",),
     ),
     Clause(
+        "MODEL-1",
+        "Agreement with the reference model",
+        "Random sequences of registrations, transitions by various runners, retries, waits "
+        "and releases leave statuses, owners, retries, blocking look-ups, counts and status "
+        "filters exactly as a pure-Python model of this contract predicts.",
+        ("state-machine",),
+    ),
+    Clause(
         "FLOW-1",
         "route_call with registration concurrency",
         "With registration_concurrency=ARGUMENTS, routing the same call twice returns one "
@@ -329,6 +337,7 @@ GUARANTEES = (
     "app-isolation",
     "atomicity-threads",
     "atomicity-processes",
+    "state-machine",
 )
 
 
