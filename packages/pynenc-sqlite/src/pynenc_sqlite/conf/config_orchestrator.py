@@ -130,10 +130,7 @@ def default_database_path(app_id: str) -> Path:
     return Path(state_home) / "pynenc-sqlite" / f"{slug}-{digest}.sqlite3"
 
 
-def _database_path(value: object, app_id: str) -> Path:
-    if not isinstance(value, (str, os.PathLike)):
-        raise _invalid("sqlite_db_path", value)
-    text = os.fspath(value)
+def _database_path(text: str, app_id: str) -> Path:
     if not text:
         return default_database_path(app_id)
     if text == ":memory:" or text.startswith("file:"):
@@ -162,13 +159,9 @@ def _choice[E: StrEnum](enum: type[E], name: str, value: object) -> E:
         raise _invalid(name, value) from None
 
 
-def _busy_timeout(value: object) -> float:
-    try:
-        seconds = float(str(value))
-    except (TypeError, ValueError):
-        seconds = -1.0
+def _busy_timeout(seconds: float) -> float:
     if not 0 < seconds <= 3600:
-        raise _invalid("busy_timeout_seconds", value)
+        raise _invalid("busy_timeout_seconds", seconds)
     return seconds
 
 
@@ -183,11 +176,7 @@ def _file_mode(value: object) -> int:
     return mode
 
 
-def _wal_autocheckpoint(value: object) -> int:
-    try:
-        pages = int(str(value))
-    except (TypeError, ValueError):
-        pages = -1
+def _wal_autocheckpoint(pages: int) -> int:
     if pages < 1:
-        raise _invalid("wal_autocheckpoint_pages", value)
+        raise _invalid("wal_autocheckpoint_pages", pages)
     return pages

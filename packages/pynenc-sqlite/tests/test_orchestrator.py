@@ -1,0 +1,113 @@
+"""Behaviour of this orchestrator beyond the shared contract (which runs in `nox -s contract`)."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from pynenc import Pynenc
+from pynenc.identifiers.invocation_id import InvocationId
+from pynenc.orchestrator.atomic_service import AtomicServiceExecutionStatus as Status
+from pynenc.orchestrator.atomic_service import AtomicServiceId, AtomicServiceRun
+
+from pynenc_contract import kit
+from pynenc_sqlite import PynencSQLiteOrchestrator, Tables
+
+
+def _run(orchestrator: PynencSQLiteOrchestrator, runner_id: str) -> AtomicServiceRun:
+    orchestrator.register_runner_heartbeats([runner_id], can_run_atomic_service=True)
+    return AtomicServiceRun(atomic_service_id=AtomicServiceId(runner_id))
+
+
+def test_incrementing_an_unknown_invocation_raises_key_error(
+    orchestrator: PynencSQLiteOrchestrator,
+) -> None:
+    with pytest.raises(KeyError, match="'missing' is not registered in app"):
+        orchestrator.increment_invocation_retries(InvocationId("missing"))
+
+
+def test_negative_pagination_is_refused(orchestrator: PynencSQLiteOrchestrator) -> None:
+    with pytest.raises(ValueError, match=r"limit \(-1\) and offset \(0\) must be zero or positive"):
+        orchestrator.get_invocation_ids_paginated(limit=-1)
+
+
+def test_an_empty_heartbeat_is_a_no_op(orchestrator: PynencSQLiteOrchestrator) -> None:
+    orchestrator.register_runner_heartbeats([])
+    assert orchestrator.get_active_runners() == []
+
+
+def test_starting_the_same_run_twice_is_accepted_once(
+    orchestrator: PynencSQLiteOrchestrator,
+) -> None:
+    run = _run(orchestrator, "r1")
+    assert orchestrator.record_atomic_service_execution_start(run, None)
+    assert orchestrator.record_atomic_service_execution_start(run, None)
+    assert len(orchestrator.get_active_atomic_service_executions()) == 1
+
+
+def test_a_dead_runners_running_record_does_not_block_the_service_forever(
+    orchestrator: PynencSQLiteOrchestrator,
+) -> None:
+    """pynenc 0.4 leaves a killed runner's RUNNING record in place; ours closes it."""
+    dead_after = orchestrator.app.conf.runner_considered_dead_after_minutes * 60
+    with time_machine.travel(datetime.now(UTC), tick=True) as clock:
+        assert orchestrator.record_atomic_service_execution_start(
+            _run(orchestrator, "killed"), None
+        )
+        clock.shift(dead_after / 2)
+        assert not orchestrator.record_atomic_service_execution_start(_run(orchestrator, "b"), None)
+        clock.shift(dead_after)
+        assert orchestrator.record_atomic_service_execution_start(_run(orchestrator, "c"), None)
+    (active,) = orchestrator.get_active_atomic_service_executions()
+    assert active.runner_id == "c"
+    start = datetime.fromtimestamp(0, UTC)
+    by_runner = {
+        execution.runner_id: execution
+        for execution in orchestrator.get_atomic_service_executions_in_timerange(
+            start, datetime.now(UTC).replace(year=2100)
+        )
+    }
+    assert by_runner["killed"].status == Status.ABANDONED
+    assert "sent no heartbeat" in by_runner["killed"].reason
+
+
+def test_execution_history_is_capped_keeping_the_newest(
+    orchestrator: PynencSQLiteOrchestrator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(type(orchestrator.app.conf), "atomic_service_execution_max_records", 3)
+    for index in range(6):
+        run = _run(orchestrator, f"r{index}")
+        assert orchestrator.record_atomic_service_execution_start(run, None)
+        orchestrator.finalize_atomic_service_execution(run, datetime.now(UTC), Status.COMPLETED)
+    remaining = orchestrator.get_atomic_service_executions_in_timerange(
+        datetime.fromtimestamp(0, UTC), datetime.now(UTC).replace(year=2100)
+    )
+    assert [execution.runner_id for execution in remaining] == ["r5", "r4", "r3"]
+
+
+def test_auto_purge_also_drops_blocking_edges_and_arguments(
+    make_app: Callable[..., Pynenc],
+) -> None:
+    app = make_app()
+    orchestrator = app.orchestrator
+    assert isinstance(orchestrator, PynencSQLiteOrchestrator)
+    invs = kit.invocations(app, 2)
+    for inv in invs:
+        orchestrator.index_arguments_for_concurrency_control(inv)
+    done, waiter = (inv.invocation_id for inv in invs)
+    orchestrator.blocking_control.waiting_for_results(waiter, [done])
+    orchestrator.set_up_invocation_auto_purge(done)
+    with time_machine.travel(datetime.now(UTC), tick=True) as clock:
+        clock.shift(orchestrator.conf.auto_final_invocation_purge_hours * 3600 + 1)
+        orchestrator.auto_purge()
+    connection = orchestrator.database.connection()
+    key = orchestrator.app_key
+    args = connection.execute(
+        f"SELECT COUNT(*) FROM {Tables.INVOCATION_ARGS} WHERE app_key = ? AND invocation_id = ?",
+        (key, done),
+    ).fetchone()
+    edges = connection.execute(
+        f"SELECT COUNT(*) FROM {Tables.BLOCKING_EDGES} WHERE app_key = ?", (key,)
+    ).fetchone()
+    assert (args, edges) == ((0,), (0,))
+    assert orchestrator.count_invocations() == 1
