@@ -1,0 +1,256 @@
+"""Faults: killed writers, locks held by other programs, read-only places, hostile input."""
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from conftest import JOURNAL_MODE
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pynenc import Pynenc
+from pynenc.arguments import Arguments
+from pynenc.builder import PynencBuilder
+from pynenc.call import Call
+from pynenc.identifiers.invocation_id import InvocationId
+from pynenc.invocation.dist_invocation import DistributedInvocation
+from pynenc.invocation.status import InvocationStatus, get_status_definition
+
+from pynenc_contract import kit
+from pynenc_sqlite import DatabaseFileError, DatabaseLockedError, PynencSQLiteOrchestrator
+
+pytestmark = pytest.mark.faults
+
+#: SIGKILLs per run of the kill test (the matrix runs it once per journal mode).
+KILLS = int(os.environ.get("PYNENC_SQLITE_FAULT_KILLS", "50"))
+WALK = (InvocationStatus.PENDING, InvocationStatus.RUNNING, InvocationStatus.SUCCESS)
+
+
+def _orchestrator_only_app(db: Path, app_id: str = "faults") -> Pynenc:
+    """Memory components, our orchestrator on ``db``: only the orchestrator is under test."""
+    app: Pynenc = (
+        PynencBuilder()
+        .app_id(app_id)
+        .memory()
+        .sqlite_orchestrator(str(db), journal_mode=JOURNAL_MODE)
+        .build()
+    )
+    return app
+
+
+def _writer(app: Pynenc, log: Path) -> None:
+    """Child loop: write, and log each operation once its transaction committed."""
+    orchestrator = app.orchestrator
+    with log.open("a", buffering=1) as out:
+        while True:
+            ids = [inv.invocation_id for inv in kit.invocations(app, 4)]
+            out.write(f"registered {' '.join(ids)}\n")
+            orchestrator.blocking_control.waiting_for_results(ids[0], ids[1:])
+            out.write(f"waits {ids[0]} {' '.join(ids[1:])}\n")
+            for invocation_id in ids[1:]:
+                for step, status in enumerate(WALK):
+                    orchestrator._atomic_status_transition(invocation_id, status, "writer")
+                    out.write(f"status {invocation_id} {step}\n")
+                orchestrator.increment_invocation_retries(invocation_id)
+                out.write(f"retried {invocation_id}\n")
+
+
+def _check_survivors(db: Path, orchestrator: PynencSQLiteOrchestrator, log: Path) -> int:
+    """Integrity, valid records, and every logged (committed) operation present."""
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    records = {
+        invocation_id: orchestrator.get_invocation_status_record(invocation_id)
+        for invocation_id in orchestrator.get_invocation_ids_paginated(limit=1_000_000)
+    }
+    for record in records.values():
+        definition = get_status_definition(record.status)
+        if definition.releases_ownership:
+            assert record.runner_id is None, record
+        if definition.requires_ownership:
+            assert record.runner_id == "writer", record
+    blocking = set(orchestrator.blocking_control.get_blocking_invocations(1_000_000))
+    operations = log.read_text().splitlines() if log.exists() else []
+    for line in operations:
+        kind, *ids = line.split()
+        if kind == "registered":
+            assert all(InvocationId(i) in records for i in ids)
+        elif kind == "status":
+            reached = WALK.index(records[InvocationId(ids[0])].status)
+            assert reached >= int(ids[1]), line
+        elif kind == "retried":
+            assert orchestrator.get_invocation_retries(InvocationId(ids[0])) == 1
+        elif kind == "waits":
+            still_waiting = [
+                i
+                for i in ids[1:]
+                if records[InvocationId(i)].status
+                in InvocationStatus.get_available_for_run_statuses()
+            ]
+            assert set(still_waiting) <= blocking, line
+    return len(operations)
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_sigkill_during_writes_keeps_every_committed_write(tmp_path: Path) -> None:
+    db = tmp_path / "killed.sqlite3"
+    app = _orchestrator_only_app(db)
+    orchestrator = app.orchestrator
+    assert isinstance(orchestrator, PynencSQLiteOrchestrator)
+    log = tmp_path / "committed.log"
+    rng = random.Random(20261128)
+    committed = 0
+    for _ in range(KILLS):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child is killed, never returns
+            try:
+                _writer(app, log)
+            finally:
+                os._exit(1)
+        time.sleep(rng.uniform(0.01, 0.12))
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status), "the writer stopped before it was killed"
+        committed = _check_survivors(db, orchestrator, log)
+    assert committed > KILLS  # the writer really wrote between kills
+
+
+HOLD_LOCK = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()
+connection.execute("ROLLBACK")
+"""
+
+
+@contextmanager
+def _lock_held_by_another_process(db: Path) -> Iterator[None]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.communicate(timeout=30)
+
+
+@pytest.mark.timeout(60)
+def test_a_lock_held_by_another_process_is_a_clear_error_then_work_resumes(
+    make_app: Callable[..., Pynenc],
+) -> None:
+    app = make_app(busy_timeout_seconds=0.3)
+    orchestrator = app.orchestrator
+    assert isinstance(orchestrator, PynencSQLiteOrchestrator)
+    (invocation_id,) = kit.registered(app, 1)
+    with _lock_held_by_another_process(Path(orchestrator.sqlite_db_path)):
+        started = time.monotonic()
+        with pytest.raises(DatabaseLockedError, match=r"busy timeout of 0\.3s") as raised:
+            orchestrator._atomic_status_transition(invocation_id, InvocationStatus.PENDING, "r1")
+        assert time.monotonic() - started < 10
+        assert raised.value.path == orchestrator.sqlite_db_path
+    orchestrator._atomic_status_transition(invocation_id, InvocationStatus.PENDING, "r1")
+    assert orchestrator.get_invocation_status(invocation_id) == InvocationStatus.PENDING
+
+
+@contextmanager
+def _read_only(path: Path) -> Iterator[None]:
+    """Make ``path`` unwritable, also for root (immutable attribute)."""
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(path)], check=False).returncode != 0:
+            pytest.skip("running as root and chattr +i is not available here")
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    else:
+        mode = path.stat().st_mode
+        path.chmod(mode & ~0o222)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+
+
+def test_a_read_only_database_file_is_refused_untouched(
+    make_app: Callable[..., Pynenc], tmp_path: Path
+) -> None:
+    db = tmp_path / "ro.sqlite3"
+    kit.registered(make_app(db_path=db, app_id="ro"), 3)
+    before = db.read_bytes()
+    with _read_only(db), pytest.raises(DatabaseFileError, match="not readable and writable"):
+        make_app(db_path=db, app_id="ro-again")
+    assert db.read_bytes() == before
+
+
+def test_a_read_only_directory_is_refused(make_app: Callable[..., Pynenc], tmp_path: Path) -> None:
+    directory = tmp_path / "ro-dir"
+    directory.mkdir()
+    with _read_only(directory), pytest.raises(DatabaseFileError, match="directory is not writable"):
+        make_app(db_path=directory / "new.sqlite3")
+    assert list(directory.iterdir()) == []
+
+
+HOSTILE_TEXT = st.one_of(
+    st.text(min_size=1, max_size=40),
+    st.sampled_from(
+        [
+            "'; DROP TABLE orchestrator_invocations; --",
+            '" OR 1=1 --',
+            "a\x00b",
+            "SELECT * FROM sqlite_master",
+            "x" * 100_000,
+            "orchestrator_apps",
+            "💥\n\t\\",
+        ]
+    ),
+)
+
+
+def _schema(db: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(db) as raw:
+        return raw.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(app_id=HOSTILE_TEXT, name=HOSTILE_TEXT, value=HOSTILE_TEXT, runner=HOSTILE_TEXT)
+def test_hostile_identifiers_and_values_round_trip_and_leave_the_schema_alone(
+    tmp_path_factory: pytest.TempPathFactory, app_id: str, name: str, value: str, runner: str
+) -> None:
+    db = tmp_path_factory.mktemp("hostile") / "hostile.sqlite3"
+    app = _orchestrator_only_app(db, app_id=app_id)
+    orchestrator = app.orchestrator
+    schema = _schema(db)
+    func = types.FunctionType(kit.tasks.echo.__code__, {}, name)
+    func.__module__, func.__qualname__ = kit.tasks.__name__, name
+    task = app.task(func)
+    (inv,) = [DistributedInvocation.isolated(Call(task, Arguments({"value": value})))]
+    orchestrator._register_new_invocations([inv], runner)
+    orchestrator.index_arguments_for_concurrency_control(inv)
+    orchestrator._atomic_status_transition(inv.invocation_id, InvocationStatus.PENDING, runner)
+    orchestrator.register_runner_heartbeats([runner], consumed_queues=[value])
+    serialized = inv.call.serialized_arguments
+    assert list(orchestrator.get_existing_invocations(task, serialized)) == [inv.invocation_id]
+    assert list(orchestrator.get_task_invocation_ids(task.task_id)) == [inv.invocation_id]
+    assert list(orchestrator.get_call_invocation_ids(inv.call.call_id)) == [inv.invocation_id]
+    assert orchestrator.get_invocation_status_record(inv.invocation_id).runner_id == runner
+    (info,) = orchestrator.get_active_runners()
+    assert (info.runner_id, info.consumed_queues) == (runner, (value,))
+    assert _schema(db) == schema
+    other = _orchestrator_only_app(db, app_id=f"{app_id}-other")
+    assert other.orchestrator.count_invocations() == 0
