@@ -7,6 +7,7 @@ transactions; waiting for other writers is left to SQLite's busy timeout.
 """
 
 import atexit
+import logging
 import os
 import sqlite3
 import threading
@@ -30,6 +31,7 @@ _INHERITED_THROUGH_FORK: list[sqlite3.Connection] = []
 #: Every open database of this process, closed at interpreter exit.
 _OPEN_DATABASES: "weakref.WeakSet[Database]" = weakref.WeakSet()
 
+_LOG = logging.getLogger(__name__)
 _LOCKED_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 
@@ -46,6 +48,8 @@ class Database:
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._prepare_file()
         self._migrate(self.connection())
+        if settings.journal_mode is JournalMode.MEMORY:
+            self._check_after_possible_crash()
         _OPEN_DATABASES.add(self)
 
     # -- connections -------------------------------------------------------
@@ -169,6 +173,24 @@ class Database:
                 "creates -wal and -shm files beside it), or choose another path",
             )
         return None
+
+    def _check_after_possible_crash(self) -> None:
+        """MEMORY keeps the rollback journal in RAM: a process that dies in the middle of
+        a commit leaves a damaged file and no journal to repair it, so check at start."""
+        _LOG.warning(
+            "%s: journal_mode 'memory' does not survive a crash in the middle of a "
+            "transaction; use wal or delete where the data matters",
+            self.settings.path,
+        )
+        with self.translate_errors():
+            problems = [row[0] for row in self.connection().execute("PRAGMA integrity_check")]
+        if problems != ["ok"]:
+            raise DatabaseFileError(
+                self.settings.path,
+                f"is damaged (integrity_check: {'; '.join(problems[:3])})",
+                "A process probably died mid-commit in journal_mode 'memory'. Restore the "
+                "file from a backup or move it away; it was left untouched",
+            )
 
     # -- file and schema -----------------------------------------------------
     def _prepare_file(self) -> None:
