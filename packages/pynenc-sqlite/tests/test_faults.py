@@ -24,7 +24,7 @@ from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.dist_invocation import DistributedInvocation
 from pynenc.invocation.status import InvocationStatus, get_status_definition
 
-from pynenc_contract import kit
+from pynenc_contract import kit, tasks
 from pynenc_sqlite import DatabaseFileError, DatabaseLockedError, PynencSQLiteOrchestrator
 
 pytestmark = pytest.mark.faults
@@ -66,7 +66,8 @@ def _writer(app: Pynenc, log: Path) -> None:
 def _intact(db: Path) -> bool:
     with sqlite3.connect(db) as raw:
         try:
-            return raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            result: tuple[str] = raw.execute("PRAGMA integrity_check").fetchone()
+            return result == ("ok",)
         except sqlite3.DatabaseError:
             return False
 
@@ -256,8 +257,8 @@ def test_hostile_identifiers_and_values_round_trip_and_leave_the_schema_alone(
     app = _orchestrator_only_app(db, app_id=app_id)
     orchestrator = app.orchestrator
     schema = _schema(db)
-    func = types.FunctionType(kit.tasks.echo.__code__, {}, name)
-    func.__module__, func.__qualname__ = kit.tasks.__name__, name
+    func = types.FunctionType(tasks.echo.__code__, {}, name)
+    func.__module__, func.__qualname__ = tasks.__name__, name
     task = app.task(func)
     (inv,) = [DistributedInvocation.isolated(Call(task, Arguments({"value": value})))]
     orchestrator._register_new_invocations([inv], runner)
