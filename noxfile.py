@@ -241,6 +241,22 @@ def scenarios(session: nox.Session, journal_mode: str) -> None:
 
 
 @nox.session(python=PYTHONS[0], default=False)
+@nox.parametrize("journal_mode", JOURNAL_MODES)
+def soak(session: nox.Session, journal_mode: str) -> None:
+    """16 processes hammer one database for 60 s while a reader holds transactions."""
+    install(session, "test")
+    session.run(
+        "pytest",
+        "packages/pynenc-sqlite/tests/test_soak.py",
+        "-m",
+        "slow",
+        "-s",
+        *session.posargs,
+        env={"PYNENC_SQLITE_JOURNAL_MODE": journal_mode},
+    )
+
+
+@nox.session(python=PYTHONS[0], default=False)
 def bench(session: nox.Session) -> None:
     """Benchmark: ours (each journal mode) vs built-in, memory, redis and bare sqlite3."""
     install(session, "bench")

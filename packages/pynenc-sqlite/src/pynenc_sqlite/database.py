@@ -32,6 +32,8 @@ _INHERITED_THROUGH_FORK: list[sqlite3.Connection] = []
 _OPEN_DATABASES: "weakref.WeakSet[Database]" = weakref.WeakSet()
 
 _LOG = logging.getLogger(__name__)
+_WAL_CHECK_EVERY_COMMITS = 200
+_PAGE_BYTES = 4096
 _LOCKED_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 
@@ -46,6 +48,9 @@ class Database:
         self.settings = settings
         self._local = threading.local()
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._wal_path = f"{settings.path}-wal"
+        #: Bytes past which a TRUNCATE checkpoint is forced (4x the autocheckpoint size).
+        self._wal_limit_bytes = settings.wal_autocheckpoint_pages * _PAGE_BYTES * 4
         self._prepare_file()
         self._migrate(self.connection())
         if settings.journal_mode is JournalMode.MEMORY:
@@ -133,6 +138,32 @@ class Database:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            if self.settings.journal_mode is JournalMode.WAL:
+                self._bound_wal(conn)
+
+    def _bound_wal(self, conn: sqlite3.Connection) -> None:
+        """Every few hundred commits, truncate a WAL that outgrew its bound.
+
+        SQLite's automatic checkpoints are passive: while some reader always holds a
+        snapshot, the WAL is never rewound and grows without limit (about 1 GB in 20 s
+        with 16 busy processes). A TRUNCATE checkpoint waits, within the busy timeout,
+        for those readers to move on, then rewinds and truncates the file.
+        """
+        commits = getattr(self._local, "commits", 0) + 1
+        self._local.commits = commits
+        if commits % _WAL_CHECK_EVERY_COMMITS:
+            return
+        try:
+            size = os.stat(self._wal_path).st_size
+        except FileNotFoundError:
+            return
+        if size <= self._wal_limit_bytes:
+            return
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.OperationalError as error:
+            if _primary_code(error) not in _LOCKED_CODES:
+                raise  # another process checkpointing at the same time is fine
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
