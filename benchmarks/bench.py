@@ -63,8 +63,7 @@ class Settings:
     quick: bool
     repetitions: int
     phases: tuple[str, ...]
-    suite_n: int = 1000
-    suite_n_rollback: int = 200
+    suite_n: int = 500
     suite_cap_s: float = 5.0
     growth_sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
     growth_calls: int = 200
@@ -82,8 +81,7 @@ class Settings:
             True,
             args.repetitions or 2,
             phases,
-            suite_n=300,
-            suite_n_rollback=100,
+            suite_n=200,
             growth_sizes=(1_000, 10_000),
             growth_calls=100,
             growth_cap_s=0.3,
@@ -91,11 +89,6 @@ class Settings:
             scale_specs=("ours-wal", "builtin"),
             scale_seconds=0.5,
         )
-
-    def suite_size(self, spec: BackendSpec) -> int:
-        """Invocations per suite run: fsync-bound rollback journals get fewer."""
-        rollback = spec.journal_mode not in (None, "wal") and spec.family in ("ours", "bare")
-        return self.suite_n_rollback if rollback else self.suite_n
 
 
 # -- operations -----------------------------------------------------------------
@@ -223,7 +216,7 @@ def run_suite(
             log(f"suite {'warm-up' if rep < 0 else f'rep {rep + 1}'}: {spec.name}")
             handle = spec.open(env, f"suite-{spec.name}-{rep + 1}-{uuid.uuid4().hex[:6]}")
             try:
-                for op in suite_ops(handle, settings.suite_size(spec) if rep >= 0 else 100, rng):
+                for op in suite_ops(handle, settings.suite_n if rep >= 0 else 100, rng):
                     cell = run_op(spec, op, settings.suite_cap_s)
                     if cell is not None and rep >= 0:
                         results.suite.setdefault(spec.name, {}).setdefault(op[0], []).append(cell)

@@ -54,11 +54,6 @@ class BackendSpec:
     journal_mode: str | None = None
 
     @property
-    def cross_process(self) -> bool:
-        """Whether several OS processes can share this backend's store."""
-        return self.family in ("ours", "builtin")
-
-    @property
     def ops(self) -> frozenset[str] | None:
         """Operations this backend offers; ``None`` means all of them."""
         return BARE_OPS if self.family == "bare" else None

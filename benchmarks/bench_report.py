@@ -257,7 +257,7 @@ def _suite(r: Results) -> list[str]:
     s = r.settings
     return [
         f"## Single process: throughput (items/s; {s['suite_n']} + {s['suite_n']} invocations "
-        f"per run, {s['suite_n_rollback']} + {s['suite_n_rollback']} in rollback journal modes)",
+        "per run)",
         "",
         *_table(["op", *backends], grid(lambda b, op: _n(r.suite_median(b, op)))),
         "## Single process: latency p50 / p99 (µs per call)",
@@ -415,6 +415,7 @@ def plot_scale(results: Results, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
 
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for axis, phase, unit in (
@@ -426,17 +427,21 @@ def plot_scale(results: Results, path: Path) -> None:
             finite = [(p, v) for p, v in points if math.isfinite(v) and v > 0]
             if finite:
                 axis.plot([p for p, _ in finite], [v for _, v in finite], marker="o", label=backend)
+        axis.set_xscale("log", base=2)
         axis.set(
-            xscale="log",
             yscale="log",
             xlabel="OS processes",
             ylabel=unit,
             title=f"{phase}: total throughput",
         )
         axis.set_xticks(PROCESS_COUNTS, [str(p) for p in PROCESS_COUNTS])
+        axis.xaxis.set_minor_locator(NullLocator())
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(fontsize="small")
-    figure.suptitle(f"{results.machine['cpu_count']} CPUs, SQLite {results.machine['sqlite']}")
+    figure.suptitle(
+        f"Throughput against OS processes on one store ({results.machine['cpu_count']} CPUs, "
+        f"SQLite {results.machine['sqlite']}; medians over rounds)"
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -1,5 +1,6 @@
 """The database file: journal modes, permissions, bad files, schema versions, connections."""
 
+import itertools
 import os
 import sqlite3
 import threading
@@ -206,3 +207,36 @@ def test_a_full_database_is_a_clear_error_and_loses_nothing(make_app: MakeApp) -
     assert orchestrator.count_invocations() == len(stored)
     (check,) = connection.execute("PRAGMA integrity_check").fetchone()
     assert check == "ok"
+
+
+@pytest.mark.skipif(JOURNAL_MODE != "wal", reason="the WAL bound applies to journal_mode wal")
+@pytest.mark.timeout(60)
+def test_the_wal_is_truncated_while_a_reader_holds_snapshots(make_app: MakeApp) -> None:
+    app = make_app(wal_autocheckpoint_pages=2)  # bound: 4 x 2 pages = 32 KiB
+    orchestrator = _ours(app)
+    wal = Path(f"{orchestrator.sqlite_db_path}-wal")
+    stop = threading.Event()
+
+    def hold_snapshots() -> None:
+        reader = sqlite3.connect(orchestrator.sqlite_db_path, isolation_level=None)
+        while not stop.is_set():
+            reader.execute("BEGIN")
+            reader.execute("SELECT COUNT(*) FROM orchestrator_invocations").fetchone()
+            stop.wait(0.02)
+            reader.execute("COMMIT")
+            stop.wait(0.005)  # a monitoring tool pauses between queries
+        reader.close()
+
+    thread = threading.Thread(target=hold_snapshots)
+    thread.start()
+    sizes = []
+    try:
+        for _ in range(200):  # about 30 MB of WAL frames if it were never rewound
+            for invocation_id in kit.registered(app, 5):
+                kit.walk(app, invocation_id, kit.path_to(InvocationStatus.RUNNING))
+            sizes.append(wal.stat().st_size)
+    finally:
+        stop.set()
+        thread.join()
+    assert any(later < earlier for earlier, later in itertools.pairwise(sizes)), "never truncated"
+    assert max(sizes) < 8 * 1024 * 1024, f"the WAL grew to {max(sizes)} bytes"

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from pynenc import Pynenc
 from pynenc.identifiers.invocation_id import InvocationId
+from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator.atomic_service import AtomicServiceExecutionStatus as Status
 from pynenc.orchestrator.atomic_service import AtomicServiceId, AtomicServiceRun
 
@@ -111,3 +112,27 @@ def test_auto_purge_also_drops_blocking_edges_and_arguments(
     ).fetchone()
     assert (args, edges) == ((0,), (0,))
     assert orchestrator.count_invocations() == 1
+
+
+@pytest.mark.parametrize(
+    ("by_argument", "statuses"),
+    [
+        (False, [InvocationStatus.REGISTERED]),
+        (False, [InvocationStatus.REGISTERED, InvocationStatus.PENDING]),
+        (True, [InvocationStatus.REGISTERED]),
+    ],
+    ids=["one-status", "two-statuses", "arguments"],
+)
+def test_existing_invocations_are_read_page_by_page_in_registration_order(
+    make_app: Callable[..., Pynenc],
+    by_argument: bool,
+    statuses: list[InvocationStatus],
+) -> None:
+    app = make_app()
+    task = kit.task(app)
+    invs = kit.invocations(app, 250, task)
+    for inv in invs:
+        app.orchestrator.index_arguments_for_concurrency_control(inv)
+    key_arguments = None if arguments is None else {"y": invs[0].call.serialized_arguments["y"]}
+    found = list(app.orchestrator.get_existing_invocations(task, key_arguments, statuses))
+    assert found == [inv.invocation_id for inv in invs]

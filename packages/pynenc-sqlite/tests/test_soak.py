@@ -58,13 +58,16 @@ def _hammer(workdir: str, index: int, start_at: float, results: Any) -> None:
 
 
 def _reader(db: Path, stop: threading.Event, hold_seconds: float) -> None:
-    """Keep read transactions open, one after another, as a monitoring tool would."""
+    """Keep read transactions open, one after another with a short pause, as a monitoring
+    tool would. (One snapshot held for the whole minute would pin every WAL frame written
+    after it: no checkpoint can rewind a WAL a reader still uses.)"""
     connection = sqlite3.connect(db, isolation_level=None)
     while not stop.is_set():
         connection.execute("BEGIN")
         connection.execute("SELECT COUNT(*) FROM orchestrator_invocations").fetchone()
         stop.wait(hold_seconds)
         connection.execute("COMMIT")
+        stop.wait(hold_seconds / 10)
     connection.close()
 
 

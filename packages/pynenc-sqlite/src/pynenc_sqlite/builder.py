@@ -29,6 +29,7 @@ def sqlite_orchestrator(
     synchronous: str = "normal",
     busy_timeout_seconds: float = 30.0,
     file_mode: str = "0600",
+    wal_autocheckpoint_pages: int = 1000,
 ) -> "PynencBuilder":
     """Use :class:`PynencSQLiteOrchestrator`; bad values fail here, not at first use.
 
@@ -40,6 +41,7 @@ def sqlite_orchestrator(
         "synchronous": synchronous,
         "busy_timeout_seconds": busy_timeout_seconds,
         "file_mode": file_mode,
+        "wal_autocheckpoint_pages": wal_autocheckpoint_pages,
     }
     if sqlite_db_path is not None:
         values["sqlite_db_path"] = str(sqlite_db_path)

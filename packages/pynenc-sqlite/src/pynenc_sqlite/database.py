@@ -33,6 +33,7 @@ _OPEN_DATABASES: "weakref.WeakSet[Database]" = weakref.WeakSet()
 
 _LOG = logging.getLogger(__name__)
 _WAL_CHECK_EVERY_COMMITS = 200
+_CHECKPOINT_WAIT_SECONDS = 0.5
 _PAGE_BYTES = 4096
 _LOCKED_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
@@ -144,10 +145,12 @@ class Database:
     def _bound_wal(self, conn: sqlite3.Connection) -> None:
         """Every few hundred commits, truncate a WAL that outgrew its bound.
 
-        SQLite's automatic checkpoints are passive: while some reader always holds a
-        snapshot, the WAL is never rewound and grows without limit (about 1 GB in 20 s
-        with 16 busy processes). A TRUNCATE checkpoint waits, within the busy timeout,
-        for those readers to move on, then rewinds and truncates the file.
+        SQLite's automatic checkpoints are passive: while readers keep snapshots open,
+        the WAL is never rewound and grows without limit (about 1 GB in 20 s with 16
+        busy processes and one reader). A TRUNCATE checkpoint waits for those readers
+        to move on, then rewinds and truncates the file. It waits at most
+        ``_CHECKPOINT_WAIT_SECONDS`` so that a reader that never pauses cannot stall
+        this writer; the next check tries again.
         """
         commits = getattr(self._local, "commits", 0) + 1
         self._local.commits = commits
@@ -159,11 +162,15 @@ class Database:
             return
         if size <= self._wal_limit_bytes:
             return
+        wait_ms = int(min(_CHECKPOINT_WAIT_SECONDS, self.settings.busy_timeout_seconds) * 1000)
+        conn.execute(f"PRAGMA busy_timeout={wait_ms}")
         try:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.OperationalError as error:
             if _primary_code(error) not in _LOCKED_CODES:
                 raise  # another process checkpointing at the same time is fine
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={int(self.settings.busy_timeout_seconds * 1000)}")
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:

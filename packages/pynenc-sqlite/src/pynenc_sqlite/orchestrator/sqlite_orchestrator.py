@@ -55,6 +55,8 @@ _RUNNING = AtomicServiceExecutionStatus.RUNNING
 _BLOCKED = AtomicServiceExecutionStatus.BLOCKED
 _ABANDONED = AtomicServiceExecutionStatus.ABANDONED
 _AVAILABLE_FOR_RUN = sorted(InvocationStatus.get_available_for_run_statuses())
+#: Rows per page of look-ups that callers usually stop reading early.
+_PAGE = 100
 
 
 def _placeholders(values: Sequence[object]) -> str:
@@ -98,11 +100,12 @@ class SQLiteBlockingControl(BaseBlockingControl):
     def release_waiters(self, waited_invocation_id: "InvocationId") -> None:
         """Remove the invocation from the graph: its waiters and its own waits."""
         with self.database.write() as tx:
-            tx.execute(
-                f"DELETE FROM {Tables.BLOCKING_EDGES} "
-                "WHERE app_key = ? AND (waited_id = ? OR waiter_id = ?)",
-                (self.app_key, waited_invocation_id, waited_invocation_id),
-            )
+            # Two statements, each on its own index (an OR would scan the app's edges).
+            for column in ("waited_id", "waiter_id"):
+                tx.execute(
+                    f"DELETE FROM {Tables.BLOCKING_EDGES} WHERE app_key = ? AND {column} = ?",
+                    (self.app_key, waited_invocation_id),
+                )
 
     def get_blocking_invocations(self, max_num_invocations: int) -> Iterator["InvocationId"]:
         """Invocations others wait on, waiting on nothing, available for run, oldest first."""
@@ -210,27 +213,47 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         key_serialized_arguments: dict[str, str] | None = None,
         statuses: list[InvocationStatus] | None = None,
     ) -> Iterator["InvocationId"]:
-        """Invocations of ``task`` matching every argument and any status, oldest first."""
-        joins = []
-        params: list[object] = []
-        for position, (arg_key, arg_value) in enumerate((key_serialized_arguments or {}).items()):
-            alias = f"a{position}"
-            joins.append(
-                f"JOIN {Tables.INVOCATION_ARGS} AS {alias} ON {alias}.app_key = i.app_key"
-                f" AND {alias}.invocation_id = i.invocation_id"
-                f" AND {alias}.arg_key = ? AND {alias}.arg_value = ?"
-            )
-            params += (arg_key, arg_value)
-        where = "i.app_key = ? AND i.task_id = ?"
+        """Invocations of ``task`` matching every argument and any status, oldest first.
+
+        Read in pages, so that callers taking only the first (route_call, the
+        concurrency checks) do not pay for every match.
+        """
+        arguments = list((key_serialized_arguments or {}).items())
+        sources = [f"{Tables.INVOCATION_ARGS} AS a{n}" for n in range(len(arguments))]
+        conditions = [
+            f"a{n}.app_key = ? AND a{n}.arg_key = ? AND a{n}.arg_value = ?"
+            + (f" AND a{n}.invocation_id = a0.invocation_id" if n else "")
+            for n in range(len(arguments))
+        ]
+        params: list[object] = [
+            value for key, arg in arguments for value in (self.app_key, key, arg)
+        ]
+        if arguments:  # start from the argument index, the most selective
+            conditions.append("i.invocation_id = a0.invocation_id")
+        conditions.append("i.app_key = ? AND i.task_id = ?")
         params += (self.app_key, task.task_id.key)
         if statuses:
-            where += f" AND i.status IN ({_placeholders(statuses)})"
+            conditions.append(f"i.status IN ({_placeholders(statuses)})")
             params += [status.value for status in statuses]
-        query = (
-            f"SELECT i.invocation_id FROM {Tables.INVOCATIONS} AS i {' '.join(joins)} "
-            f"WHERE {where} ORDER BY i.registered_time, i.seq"
+        # CROSS JOIN fixes the join order. With one status and no arguments the task index
+        # already yields registration order (no sort, stops at LIMIT); otherwise unary +
+        # keeps the ordering out of index choice, so the whole app is never walked.
+        plus = "" if not arguments and statuses and len(statuses) == 1 else "+"
+        select = (
+            f"SELECT i.invocation_id, i.registered_time, i.seq FROM "
+            f"{' CROSS JOIN '.join([*sources, f'{Tables.INVOCATIONS} AS i'])} "
+            f"WHERE {' AND '.join(conditions)}"
         )
-        yield from _ids(self._fetch(query, params))
+        order = f" ORDER BY {plus}i.registered_time, {plus}i.seq LIMIT {_PAGE}"
+        rows = self._fetch(select + order, params)
+        while True:
+            yield from _ids(rows)
+            if len(rows) < _PAGE:
+                return
+            rows = self._fetch(
+                f"{select} AND (i.registered_time, i.seq) > (?, ?){order}",
+                (*params, rows[-1][1], rows[-1][2]),
+            )
 
     def get_task_invocation_ids(self, task_id: "TaskId") -> Iterator["InvocationId"]:
         """All invocations of a task, oldest first."""
@@ -370,7 +393,7 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
             for row in self._fetch(
                 f"SELECT invocation_id FROM {Tables.INVOCATIONS} WHERE app_key = ? "
                 "AND invocation_id IN (SELECT value FROM json_each(?)) "
-                f"AND status IN ({_placeholders(statuses)})",
+                f"AND +status IN ({_placeholders(statuses)})",  # look up by id, not status
                 (self.app_key, json.dumps(list(invocation_ids)), *statuses),
             )
         }
