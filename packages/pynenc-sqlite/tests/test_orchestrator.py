@@ -133,6 +133,6 @@ def test_existing_invocations_are_read_page_by_page_in_registration_order(
     invs = kit.invocations(app, 250, task)
     for inv in invs:
         app.orchestrator.index_arguments_for_concurrency_control(inv)
-    key_arguments = None if arguments is None else {"y": invs[0].call.serialized_arguments["y"]}
+    key_arguments = {"y": invs[0].call.serialized_arguments["y"]} if by_argument else None
     found = list(app.orchestrator.get_existing_invocations(task, key_arguments, statuses))
     assert found == [inv.invocation_id for inv in invs]
