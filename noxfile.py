@@ -85,6 +85,7 @@ def typecheck(session: nox.Session) -> None:
         "contract_tests/src",
         "contract_tests/adapters",
         "contract_tests/tests",
+        "benchmarks",
         "noxfile.py",
     )
 
@@ -101,6 +102,7 @@ def tests(session: nox.Session, journal_mode: str) -> None:
         "-m",
         "pytest",
         "packages/pynenc-sqlite/tests",
+        "benchmarks/test_query_plans.py",
         "-n",
         "2",
         "-m",

@@ -122,8 +122,12 @@ class OrchestratorMachine(RuleBasedStateMachine):
 @clause("MODEL-1")
 @pytest.mark.timeout(600)
 def test_random_operation_sequences_match_the_model(app_factory: AppFactory) -> None:
+    class FreshAppMachine(OrchestratorMachine):
+        def __init__(self) -> None:
+            super().__init__(app_factory())
+
     run_state_machine_as_test(
-        lambda: OrchestratorMachine(app_factory()),
+        FreshAppMachine,
         settings=settings(
             max_examples=25,
             stateful_step_count=30,
