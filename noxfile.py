@@ -224,10 +224,8 @@ def _wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"redis-server did not listen on 127.0.0.1:{port} within {timeout}s")
 
 
-@nox.session(python=PYTHONS, default=False)
-@nox.parametrize("journal_mode", JOURNAL_MODES)
-def scenarios(session: nox.Session, journal_mode: str) -> None:
-    """Cross-process scenarios with real runners (add `-- --quick` for the short form)."""
+def run_scenarios(session: nox.Session, journal_mode: str, *args: str) -> None:
+    """Every scenario script against one journal mode; summary in results/scenarios."""
     install(session, "test")
     out = RESULTS_DIR / "scenarios" / session.name.replace("/", "_")
     session.run(
@@ -237,9 +235,27 @@ def scenarios(session: nox.Session, journal_mode: str) -> None:
         journal_mode,
         "--out",
         str(out),
+        *args,
         *session.posargs,
         env=coverage_env(session),
     )
+
+
+@nox.session(python=PYTHONS, default=False)
+@nox.parametrize("journal_mode", JOURNAL_MODES)
+def scenarios(session: nox.Session, journal_mode: str) -> None:
+    """Cross-process scenarios with real runners, full form (add `-- --quick` to shorten)."""
+    run_scenarios(session, journal_mode)
+
+
+#: The quick scenarios in `-t ci`: one journal mode per Python.
+QUICK_SCENARIO_CELLS = {"3.12": "wal", "3.13": "delete"}
+
+
+@nox.session(python=PYTHONS, tags=["ci"])
+def scenarios_quick(session: nox.Session) -> None:
+    """The quick form of the scenarios, wal on 3.12 and delete on 3.13."""
+    run_scenarios(session, QUICK_SCENARIO_CELLS[str(session.python)], "--quick")
 
 
 @nox.session(python=PYTHONS[0], default=False)
