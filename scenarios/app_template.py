@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 from pynenc import Pynenc, context
 from pynenc.conf.config_task import ConcurrencyControlType
@@ -75,9 +76,10 @@ def fan_child(parent: int, index: int, seconds: float) -> int:
 
 
 @app.task
-def fan_parent(index: int, children: int, seconds: float) -> int:
-    """Fan out ``children`` children and wait for all of them (blocking control)."""
+def fan_parent(index: int, children: int, seconds: float, lead: float) -> int:
+    """Work ``lead`` seconds, fan out ``children`` children, wait for all of them."""
     with probed(f"parent-{index}"):
+        time.sleep(lead)
         group = fan_child.parallelize([(index, j, seconds) for j in range(children)])
         return sum(group.results)
 
@@ -125,8 +127,35 @@ def _slow_down_atomic_service(seconds: float) -> None:
     BaseTrigger.trigger_loop_iteration = slow  # type: ignore[method-assign]
 
 
+def _widen_concurrency_checks(seconds: float) -> None:
+    """Pause after a passed running-concurrency check, before pynenc's next write.
+
+    pynenc checks concurrency in one orchestrator call and writes PENDING or
+    RUNNING in the next; this pause stands for a busy machine between the two.
+    An orchestrator that checks inside its own status write is not affected.
+    """
+    from pynenc.orchestrator.base_orchestrator import BaseOrchestrator
+
+    for name in (
+        "is_candidate_to_run_by_concurrency_control",
+        "is_authorize_to_run_by_concurrency_control",
+    ):
+        original = getattr(BaseOrchestrator, name)
+
+        def widened(self: BaseOrchestrator, invocation: Any, _check: Any = original) -> bool:
+            allowed = bool(_check(self, invocation))
+            controlled = invocation.task.conf.running_concurrency
+            if allowed and controlled != ConcurrencyControlType.DISABLED:
+                time.sleep(seconds)
+            return allowed
+
+        setattr(BaseOrchestrator, name, widened)
+
+
 if _delay := float(os.environ.get("SCENARIO_ATOMIC_SERVICE_DELAY") or 0):
     _slow_down_atomic_service(_delay)
+if _delay := float(os.environ.get("SCENARIO_CONCURRENCY_CHECK_DELAY") or 0):
+    _widen_concurrency_checks(_delay)
 
 
 def register_client(key: str, start_at: float) -> None:

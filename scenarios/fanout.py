@@ -1,8 +1,10 @@
 """Fan-out / fan-in with blocking control.
 
-Parents each start 20 children and wait for all of them; there are more
-parents than runner slots (2 runners x 2 slots), so finishing requires
-blocking control: waiting parents must give way to the children they wait on.
+Parents each work 1 s, start 20 children and wait for all of them. There are
+more parents than runner slots (2 runners x 2 slots); they are registered in one
+batch once every runner and worker process is up, so they take every slot
+before any child exists. Finishing requires blocking control: waiting parents
+must give way to the children they wait on.
 Invariants: every parent and child ends SUCCESS (none lost, no deadlock), each
 task body ran exactly once, every status history replays under pynenc's rules,
 no "database is locked" in the runner logs.
@@ -15,15 +17,28 @@ from harness import Case, CaseResult, Options
 
 NAME = "fanout"
 RUNNERS, SLOTS, CHILDREN, CHILD_SECONDS = 2, 2, 20, 0.02
+#: Parents work this long before fanning out, so that they take every slot first.
+LEAD_SECONDS = 1.0
 
 
 def plan(opts: Options) -> list[Case]:
     """One case per runner type."""
     parents = 5 if opts.quick else 8
-    return [Case(NAME, runner, opts.orchestrator, opts.journal_mode,
-                 params={"parents": parents, "children": CHILDREN, "runners": RUNNERS,
-                         "slots_per_runner": harness.effective_slots(runner, SLOTS)})
-            for runner in opts.runners]
+    return [
+        Case(
+            NAME,
+            runner,
+            opts.orchestrator,
+            opts.journal_mode,
+            params={
+                "parents": parents,
+                "children": CHILDREN,
+                "runners": RUNNERS,
+                "slots_per_runner": harness.effective_slots(runner, SLOTS),
+            },
+        )
+        for runner in opts.runners
+    ]
 
 
 def run(case: Case, opts: Options, result: CaseResult) -> None:
@@ -32,26 +47,41 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
     expected = parents * (CHILDREN + 1)
     with harness.app_env(case, opts, result, slots=SLOTS) as env:
         env.start_runners(RUNNERS)
-        for index in range(parents):
-            env.module.fan_parent(index, CHILDREN, CHILD_SECONDS)
-        wait = env.wait_final(["fan_parent", "fan_child"], expected,
-                              timeout=90 if opts.quick else 240,
-                              stall=8 if opts.quick else 15)
+        env.module.fan_parent.parallelize(
+            [(index, CHILDREN, CHILD_SECONDS, LEAD_SECONDS) for index in range(parents)]
+        )
+        wait = env.wait_final(
+            ["fan_parent", "fan_child"],
+            expected,
+            timeout=90 if opts.quick else 240,
+            stall=6 if opts.quick else 15,
+        )
         env.stop_all()
         result.notes.append(f"wait: {wait.describe()}")
-        result.metrics.update(seconds_to_finish=round(wait.seconds, 1),
-                              final=f"{wait.final}/{expected}",
-                              tasks_per_s=round(wait.final / max(wait.seconds, 1e-9), 1))
-        result.metrics["ownership_errors"] = sum(harness.scan_logs(
-            env.logs(), ["InvocationStatusOwnershipError"]).values())
+        result.metrics.update(
+            seconds_to_finish=round(wait.seconds, 1),
+            final=f"{wait.final}/{expected}",
+            tasks_per_s=round(wait.final / max(wait.seconds, 1e-9), 1),
+        )
+        result.metrics["ownership_errors"] = sum(
+            harness.scan_logs(env.logs(), ["InvocationStatusOwnershipError"]).values()
+        )
         histories = env.histories()
         ids = env.invocation_ids("fan_parent") + env.invocation_ids("fan_child")
         result.add(harness.check_all_succeeded(env, ["fan_parent", "fan_child"], expected))
         result.add(harness.check_no_duplicates(env.probes(), ids))
         result.add(harness.check_histories_replay(histories, ids))
-        result.add(harness.check_no_locked(env))
+        result.add(harness.check_no_locked(env, result))
 
 
 if __name__ == "__main__":
-    sys.exit(harness.main(NAME, __doc__ or "", harness.RUNNER_TYPES, plan, run,
-                          ["seconds_to_finish", "final", "tasks_per_s", "ownership_errors"]))
+    sys.exit(
+        harness.main(
+            NAME,
+            __doc__ or "",
+            harness.RUNNER_TYPES,
+            plan,
+            run,
+            metric_keys=["seconds_to_finish", "final", "tasks_per_s", "ownership_errors"],
+        )
+    )

@@ -1,0 +1,97 @@
+"""Registration concurrency: many client processes submit the same call at once.
+
+``registered_once`` has ``registration_concurrency=ARGUMENTS``: while an
+invocation of a call is REGISTERED, submitting the same call again must reuse
+it. Several client processes submit ``registered_once(key)`` at the same
+wall-clock instant, for a few keys in turn, before any runner starts; then one
+runner executes what was registered.
+
+Invariants: one invocation per call (key); every registered invocation ends
+SUCCESS; histories replay; no "database is locked" in the logs.
+"""
+
+import sys
+import time
+from collections import defaultdict
+
+import harness
+from harness import Case, CaseResult, Check, Options
+
+NAME = "registration"
+ROUND_SECONDS = 0.7
+
+
+def plan(opts: Options) -> list[Case]:
+    """One case per runner type (the runner only executes what was registered)."""
+    clients, rounds = (6, 3) if opts.quick else (10, 6)
+    return [
+        Case(
+            NAME,
+            runner,
+            opts.orchestrator,
+            opts.journal_mode,
+            params={"clients": clients, "rounds": rounds},
+        )
+        for runner in opts.runners
+    ]
+
+
+def run(case: Case, opts: Options, result: CaseResult) -> None:
+    """Synchronised submissions from client processes, then one runner."""
+    clients, rounds = case.params["clients"], case.params["rounds"]
+    with harness.app_env(case, opts, result, slots=2) as env:
+        start_at = time.time() + 2.0 + 0.4 * clients  # time for every client to import
+        code = (
+            f"import {harness.APP_MODULE} as m\n"
+            f"for r in range({rounds}):\n"
+            f"    m.register_client(f'key-{{r}}', {start_at} + r * {ROUND_SECONDS})\n"
+        )
+        outputs = env.run_clients([code] * clients, timeout=60 + rounds * ROUND_SECONDS)
+        returned = {
+            line.strip() for out in outputs for line in out.splitlines() if len(line.strip()) == 36
+        }
+        rows = env.invocation_rows()
+        per_key: dict[str, set[str]] = defaultdict(set)
+        for invocation_id in env.invocation_ids("registered_once"):  # the orchestrator's
+            per_key[rows[invocation_id].arguments.get("key", "?")].add(invocation_id)
+        duplicates = sum(len(ids) - 1 for ids in per_key.values())
+        registered = sum(len(ids) for ids in per_key.values())
+        env.start_runners(1)
+        wait = env.wait_final(["registered_once"], registered, timeout=60)
+        env.stop_all()
+        result.metrics.update(
+            clients=clients,
+            calls=rounds,
+            submissions=clients * rounds,
+            invocations=registered,
+            duplicates=duplicates,
+            ids_returned=len(returned),
+        )
+        result.notes.append(f"wait: {wait.describe()}")
+        result.add(
+            Check(
+                "one invocation per call",
+                len(per_key) == rounds and not duplicates,
+                f"{rounds} calls x {clients} clients -> {registered} invocations "
+                f"({duplicates} duplicates)",
+            )
+        )
+        result.add(harness.check_all_succeeded(env, ["registered_once"], registered))
+        result.add(
+            harness.check_histories_replay(env.histories(), env.invocation_ids("registered_once"))
+        )
+        result.add(harness.check_no_locked(env, result))
+
+
+if __name__ == "__main__":
+    sys.exit(
+        harness.main(
+            NAME,
+            __doc__ or "",
+            harness.RUNNER_TYPES,
+            plan,
+            run,
+            metric_keys=["clients", "calls", "invocations", "duplicates"],
+            quick_runners=["ThreadRunner"],
+        )
+    )

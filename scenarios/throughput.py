@@ -1,0 +1,101 @@
+"""Throughput and soak: a thousand or more tasks across 1, 2 and 4 runner processes.
+
+All ``noop`` tasks are registered in one batch, then 1, 2 or 4 runners (2
+slots each) start and drain them. tasks/s counts from the first RUNNING to the
+last SUCCESS in the status histories (runner start-up excluded).
+
+Invariants: every task ends SUCCESS (none lost); each ran exactly once (one
+RUNNING per history); histories replay; no "database is locked" anywhere in
+the runner logs.
+"""
+
+import sys
+import time
+
+import harness
+from harness import Case, CaseResult, Check, Options
+from pynenc.invocation.status import InvocationStatus
+
+NAME = "throughput"
+RUNNER_COUNTS = (1, 2, 4)
+SLOTS = 8
+#: A short runner loop sleep, so that the runners rather than their pauses set the pace.
+CONFIG = {"runner_loop_sleep_time_sec": 0.01}
+
+
+def plan(opts: Options) -> list[Case]:
+    """Every runner count for every runner type."""
+    tasks = 1000 if opts.quick else 2000
+    return [
+        Case(
+            NAME,
+            runner,
+            opts.orchestrator,
+            opts.journal_mode,
+            f"x{count}",
+            params={
+                "tasks": tasks,
+                "runners": count,
+                "slots_per_runner": harness.effective_slots(runner, SLOTS),
+            },
+        )
+        for runner in opts.runners
+        for count in RUNNER_COUNTS
+    ]
+
+
+def run(case: Case, opts: Options, result: CaseResult) -> None:
+    """Register a batch, start the runners, drain, check."""
+    tasks, runners = case.params["tasks"], case.params["runners"]
+    with harness.app_env(case, opts, result, slots=SLOTS, config=CONFIG) as env:
+        submitted = time.time()
+        env.module.noop.parallelize([(i,) for i in range(tasks)])
+        result.metrics["register_per_s"] = round(tasks / (time.time() - submitted))
+        env.start_runners(runners)
+        wait = env.wait_final(["noop"], tasks, timeout=300 if opts.quick else 900, stall=60)
+        env.stop_all()
+        histories = env.histories()
+        ids = env.invocation_ids("noop")
+        running = [
+            e.ts for i in ids for e in histories.get(i, []) if e.status is InvocationStatus.RUNNING
+        ]
+        done = [
+            e.ts for i in ids for e in histories.get(i, []) if e.status is InvocationStatus.SUCCESS
+        ]
+        span = max(done, default=0.0) - min(running, default=0.0)
+        per_invocation = [
+            sum(e.status is InvocationStatus.RUNNING for e in histories.get(i, [])) for i in ids
+        ]
+        twice = sum(1 for count in per_invocation if count > 1)
+        result.notes.append(f"wait: {wait.describe()}")
+        result.metrics.update(
+            tasks=tasks,
+            runners=runners,
+            tasks_per_s=round(len(done) / span, 1) if span > 0 else 0.0,
+            drain_s=round(span, 1),
+        )
+        result.add(harness.check_all_succeeded(env, ["noop"], tasks))
+        result.add(
+            Check(
+                "each task ran exactly once (one RUNNING per history)",
+                twice == 0 and len(running) == len(done),
+                f"{len(running)} RUNNING records for {len(done)} SUCCESS; "
+                f"{twice} invocations RUNNING more than once",
+            )
+        )
+        result.add(harness.check_histories_replay(histories, ids))
+        result.add(harness.check_no_locked(env, result))
+
+
+if __name__ == "__main__":
+    sys.exit(
+        harness.main(
+            NAME,
+            __doc__ or "",
+            harness.RUNNER_TYPES,
+            plan,
+            run,
+            metric_keys=["tasks", "tasks_per_s", "drain_s", "register_per_s"],
+            quick_runners=["ThreadRunner"],
+        )
+    )
