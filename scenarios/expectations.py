@@ -54,7 +54,8 @@ REGISTRATION_RACE = KnownFailure(
     f"{PYNENC}: BaseOrchestrator.route_call looks up an existing REGISTERED invocation, "
     "then registers a new one and only afterwards indexes its arguments, in separate "
     "calls; concurrent clients all miss each other. An orchestrator can close it by "
-    "overriding route_call (look-up, insert and argument index in one transaction)",
+    "overriding route_call (look-up, insert and argument index in one transaction), "
+    "as PynencSQLiteOrchestrator does",
     "orchestrator-fixable",
     "python scenarios/registration.py --quick",
 )
@@ -73,16 +74,6 @@ ORPHAN_WORKERS = KnownFailure(
     "while the orphan still does",
     "pynenc",
     "python scenarios/crash_recovery.py --quick --runner PersistentProcessRunner",
-)
-ABANDON_STAMP = KnownFailure(
-    "ours-1",
-    "PynencSQLiteOrchestrator.record_atomic_service_execution_start stamps the new run "
-    "(datetime.now) before its write transaction, but closes the dead runner's record "
-    "with time() inside it: the abandoned window ends a few microseconds after the new "
-    "one starts. Stamp the start inside the transaction, or end the abandoned record "
-    "at the new start",
-    "our-orchestrator",
-    "python scenarios/atomic_service.py --quick",
 )
 BROKEN_CLAIM = KnownFailure(
     "broken-claim",
@@ -143,17 +134,9 @@ _RULES: tuple[
         "registration",
         "one invocation per call",
         (ANY,),
-        ("ours", "builtin"),
+        ("builtin",),
         (ANY,),
         REGISTRATION_RACE,
-    ),
-    (
-        "atomic_service",
-        "windows of different runners never overlap",
-        (ANY,),
-        ("ours", "broken-claim"),
-        (ANY,),
-        ABANDON_STAMP,
     ),
     (
         "atomic_service",

@@ -1,11 +1,14 @@
 """Behaviour of this orchestrator beyond the shared contract (which runs in `nox -s contract`)."""
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
 from pynenc import Pynenc
+from pynenc.conf.config_task import ConcurrencyControlType
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator.atomic_service import AtomicServiceExecutionStatus as Status
@@ -136,3 +139,20 @@ def test_existing_invocations_are_read_page_by_page_in_registration_order(
     key_arguments = {"y": invs[0].call.serialized_arguments["y"]} if by_argument else None
     found = list(app.orchestrator.get_existing_invocations(task, key_arguments, statuses))
     assert found == [inv.invocation_id for inv in invs]
+
+
+@pytest.mark.timeout(60)
+def test_concurrent_route_calls_register_one_invocation(make_app: Callable[..., Pynenc]) -> None:
+    """pynenc's route_call looks up and registers in separate calls; ours in one."""
+    app = make_app()
+    add = kit.task(app, registration_concurrency=ConcurrencyControlType.ARGUMENTS)
+    barrier = threading.Barrier(8)
+
+    def submit(_: int) -> str:
+        barrier.wait(30)
+        return str(add(1, 2).invocation_id)
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(submit, range(8)))
+    assert len(ids) == 1
+    assert app.orchestrator.count_invocations(add.task_id) == 1

@@ -15,7 +15,11 @@ from functools import cached_property
 from time import time
 from typing import TYPE_CHECKING, Any
 
+from pynenc import context
+from pynenc.conf.config_task import ConcurrencyControlType
+from pynenc.exceptions import InvocationConcurrencyWithDifferentArgumentsError
 from pynenc.identifiers.invocation_id import InvocationId
+from pynenc.invocation.dist_invocation import DistributedInvocation, ReusedInvocation
 from pynenc.invocation.status import (
     InvocationStatus,
     InvocationStatusRecord,
@@ -38,9 +42,9 @@ from pynenc_sqlite.schema import Tables
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
+    from pynenc.call import Call
     from pynenc.identifiers.call_id import CallId
     from pynenc.identifiers.task_id import TaskId
-    from pynenc.invocation.dist_invocation import DistributedInvocation
     from pynenc.orchestrator.atomic_service import AtomicServiceRun
     from pynenc.task import Task
 
@@ -57,6 +61,13 @@ _ABANDONED = AtomicServiceExecutionStatus.ABANDONED
 _AVAILABLE_FOR_RUN = sorted(InvocationStatus.get_available_for_run_statuses())
 #: Rows per page of look-ups that callers usually stop reading early.
 _PAGE = 100
+
+
+def _concurrency_controlled(task: "Task[Any, Any]") -> bool:
+    disabled = ConcurrencyControlType.DISABLED
+    return bool(
+        task.conf.registration_concurrency != disabled or task.conf.running_concurrency != disabled
+    )
 
 
 def _placeholders(values: Sequence[object]) -> str:
@@ -183,29 +194,94 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
     ) -> InvocationStatusRecord:
         """Insert invocations as REGISTERED (no owner); existing ones are left as they are."""
         record = status_record_transition(None, InvocationStatus.REGISTERED, runner_id)
-        stamp = _epoch(record.timestamp)
-        rows = [
-            (
-                self.app_key,
-                invocation.invocation_id,
-                invocation.task.task_id.key,
-                invocation.call.call_id.key,
-                record.status.value,
-                record.runner_id,
-                stamp,
-                stamp,
-            )
-            for invocation in invocations
-        ]
         with self.database.write() as tx:
-            tx.executemany(
-                f"""INSERT INTO {Tables.INVOCATIONS} (app_key, invocation_id, task_id,
-                        call_id, status, owner_id, status_time, registered_time)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (app_key, invocation_id) DO NOTHING""",
-                rows,
-            )
+            self._insert_invocations(tx, invocations, record)
         return record
+
+    def _insert_invocations(
+        self,
+        tx: sqlite3.Connection,
+        invocations: list["DistributedInvocation[Any, Any]"],
+        record: InvocationStatusRecord,
+    ) -> None:
+        """Insert REGISTERED rows, with the argument index of concurrency-controlled tasks
+        in the same transaction (the base class indexes only after routing)."""
+        stamp = _epoch(record.timestamp)
+        tx.executemany(
+            f"""INSERT INTO {Tables.INVOCATIONS} (app_key, invocation_id, task_id,
+                    call_id, status, owner_id, status_time, registered_time)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (app_key, invocation_id) DO NOTHING""",
+            [
+                (
+                    self.app_key,
+                    invocation.invocation_id,
+                    invocation.task.task_id.key,
+                    invocation.call.call_id.key,
+                    record.status.value,
+                    record.runner_id,
+                    stamp,
+                    stamp,
+                )
+                for invocation in invocations
+            ],
+        )
+        self._index_arguments(tx, [inv for inv in invocations if _concurrency_controlled(inv.task)])
+
+    def _index_arguments(
+        self, tx: sqlite3.Connection, invocations: list["DistributedInvocation[Any, Any]"]
+    ) -> None:
+        tx.executemany(
+            f"INSERT OR REPLACE INTO {Tables.INVOCATION_ARGS} "
+            "(app_key, invocation_id, arg_key, arg_value) VALUES (?, ?, ?, ?)",
+            [
+                (self.app_key, invocation.invocation_id, key, value)
+                for invocation in invocations
+                for key, value in invocation.call.serialized_arguments.items()
+            ],
+        )
+
+    def route_call(self, call: "Call[Any, Any]") -> "DistributedInvocation[Any, Any]":
+        """Route a call; with registration concurrency, look-up and registration are one
+        write transaction, so concurrent clients cannot both register the same call.
+
+        The base class looks up, registers and indexes arguments in separate calls.
+        Here a candidate invocation is stored in the state backend first (it stays
+        unused when an existing one is reused), then the oldest matching REGISTERED
+        invocation is found, or the candidate inserted, under ``BEGIN IMMEDIATE``.
+        """
+        mode = call.task.conf.registration_concurrency
+        if mode == ConcurrencyControlType.DISABLED:
+            return super().route_call(call)
+        app_id = self.app.app_id
+        candidate = DistributedInvocation.from_parent(
+            call,
+            parent_invocation=context.get_dist_invocation_context(app_id),
+            parent_event_id=context.get_trigger_event_context(app_id),
+        )
+        self.app.state_backend.upsert_invocations([candidate])
+        runner_ctx = context.get_or_create_runner_context(app_id)
+        record = status_record_transition(None, InvocationStatus.REGISTERED, runner_ctx.runner_id)
+        select, params, order = self._existing_query(
+            call.task, call.serialized_args_for_concurrency_control(mode), [record.status]
+        )
+        with self.database.write() as tx:
+            found = tx.execute(select + order, params).fetchone()
+            if found is None:
+                self._insert_invocations(tx, [candidate], record)
+        if found is None:  # the rest of BaseOrchestrator.register_new_invocations
+            self.app.state_backend.add_histories([candidate], record, runner_ctx)
+            self.app.trigger.report_tasks_status([candidate.invocation_id], record.status)
+            self.route_invocations([candidate])
+            return candidate
+        existing = self.app.state_backend.get_invocation(InvocationId(found[0]))
+        if existing.call.call_id == call.call_id:
+            return ReusedInvocation(existing)
+        if call.task.conf.on_diff_non_key_args_raise:
+            raise InvocationConcurrencyWithDifferentArgumentsError.from_call_mismatch(
+                existing_invocation=existing, new_call=call
+            )
+        return ReusedInvocation(existing, call.arguments)
 
     def get_existing_invocations(
         self,
@@ -218,6 +294,24 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         Read in pages, so that callers taking only the first (route_call, the
         concurrency checks) do not pay for every match.
         """
+        select, params, order = self._existing_query(task, key_serialized_arguments, statuses)
+        rows = self._fetch(select + order, params)
+        while True:
+            yield from _ids(rows)
+            if len(rows) < _PAGE:
+                return
+            rows = self._fetch(
+                f"{select} AND (i.registered_time, i.seq) > (?, ?){order}",
+                (*params, rows[-1][1], rows[-1][2]),
+            )
+
+    def _existing_query(
+        self,
+        task: "Task[Any, Any]",
+        key_serialized_arguments: dict[str, str] | None,
+        statuses: list[InvocationStatus] | None,
+    ) -> tuple[str, list[object], str]:
+        """SELECT (id, registered_time, seq) ... WHERE, its parameters, and ORDER/LIMIT."""
         arguments = list((key_serialized_arguments or {}).items())
         sources = [f"{Tables.INVOCATION_ARGS} AS a{n}" for n in range(len(arguments))]
         conditions = [
@@ -244,16 +338,7 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
             f"{' CROSS JOIN '.join([*sources, f'{Tables.INVOCATIONS} AS i'])} "
             f"WHERE {' AND '.join(conditions)}"
         )
-        order = f" ORDER BY {plus}i.registered_time, {plus}i.seq LIMIT {_PAGE}"
-        rows = self._fetch(select + order, params)
-        while True:
-            yield from _ids(rows)
-            if len(rows) < _PAGE:
-                return
-            rows = self._fetch(
-                f"{select} AND (i.registered_time, i.seq) > (?, ?){order}",
-                (*params, rows[-1][1], rows[-1][2]),
-            )
+        return select, params, f" ORDER BY {plus}i.registered_time, {plus}i.seq LIMIT {_PAGE}"
 
     def get_task_invocation_ids(self, task_id: "TaskId") -> Iterator["InvocationId"]:
         """All invocations of a task, oldest first."""
@@ -426,16 +511,8 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         self, invocation: "DistributedInvocation[Any, Any]"
     ) -> None:
         """Store the invocation's serialized arguments for argument look-ups."""
-        rows = [
-            (self.app_key, invocation.invocation_id, key, value)
-            for key, value in invocation.call.serialized_arguments.items()
-        ]
         with self.database.write() as tx:
-            tx.executemany(
-                f"INSERT OR REPLACE INTO {Tables.INVOCATION_ARGS} "
-                "(app_key, invocation_id, arg_key, arg_value) VALUES (?, ?, ?, ?)",
-                rows,
-            )
+            self._index_arguments(tx, [invocation])
 
     def set_up_invocation_auto_purge(self, invocation_id: "InvocationId") -> None:
         """Mark the invocation for removal once the auto-purge period has passed."""
@@ -579,16 +656,18 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         At most one RUNNING record exists per app. A RUNNING record whose runner
         stopped sending heartbeats (``runner_considered_dead_after_minutes``) is
         closed as ABANDONED so that a killed runner cannot hold the slot forever.
-        A refused claim is stored as a zero-width BLOCKED row.
+        A refused claim is stored as a zero-width BLOCKED row. The start is stamped
+        inside the write transaction, and an abandoned record ends at that instant, so
+        recorded windows never overlap.
         """
-        started = started_at or datetime.now(UTC)
-        atomic_service_run.started_at = started
         run_id = atomic_service_run.atomic_service_id.atomic_service_run_id
         runner_id = atomic_service_run.atomic_service_id.runner_id
         accepted = status != _BLOCKED
         with self.database.write() as tx:
+            started = started_at or datetime.now(UTC)
+            atomic_service_run.started_at = started
             if status == _RUNNING:
-                prior = self._current_running(tx)
+                prior = self._current_running(tx, _epoch(started))
                 if prior is not None and prior[0] == run_id:
                     return True
                 if prior is not None:
@@ -615,8 +694,9 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
             self.purge_atomic_service_executions()
         return accepted
 
-    def _current_running(self, tx: sqlite3.Connection) -> tuple[str, str] | None:
-        """The live RUNNING record (run id, runner id), abandoning one of a dead runner."""
+    def _current_running(self, tx: sqlite3.Connection, now: float) -> tuple[str, str] | None:
+        """The live RUNNING record (run id, runner id); one of a dead runner is closed as
+        ABANDONED at ``now``."""
         row = tx.execute(
             f"""SELECT e.run_id, e.runner_id, r.last_heartbeat
                 FROM {Tables.ATOMIC_SERVICE_EXECUTIONS} AS e
@@ -628,7 +708,6 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         if row is None:
             return None
         run_id, runner_id, last_heartbeat = row
-        now = time()
         dead_after = self.app.conf.runner_considered_dead_after_minutes * 60
         if last_heartbeat is not None and last_heartbeat >= now - dead_after:
             return run_id, runner_id
