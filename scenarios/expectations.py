@@ -45,7 +45,8 @@ RUNNING_CONCURRENCY_RACE = KnownFailure(
     f"{PYNENC}: DistributedInvocation.run checks running_concurrency "
     "(is_authorize_to_run_by_concurrency_control) and writes RUNNING in two separate "
     "orchestrator calls, so two runners can both pass the check; an orchestrator can "
-    "close the race by checking inside the RUNNING transition (scenarios/README.md)",
+    "close the race by checking inside the RUNNING transition, as PynencSQLiteOrchestrator "
+    "does",
     "orchestrator-fixable",
     "python scenarios/concurrency.py --quick --runner ThreadRunner",
 )
@@ -118,7 +119,7 @@ _RULES: tuple[
         "concurrency",
         "never two RUNNING at once for the same key (histories)",
         (ANY,),
-        ("ours", "builtin"),
+        ("builtin",),
         (ANY,),
         RUNNING_CONCURRENCY_RACE,
     ),
@@ -126,7 +127,7 @@ _RULES: tuple[
         "concurrency",
         "never two bodies at once for the same key (probes)",
         (ANY,),
-        ("ours", "builtin"),
+        ("builtin",),
         (ANY,),
         RUNNING_CONCURRENCY_RACE,
     ),

@@ -9,10 +9,12 @@ import pytest
 import time_machine
 from pynenc import Pynenc
 from pynenc.conf.config_task import ConcurrencyControlType
+from pynenc.exceptions import InvocationStatusTransitionError
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator.atomic_service import AtomicServiceExecutionStatus as Status
 from pynenc.orchestrator.atomic_service import AtomicServiceId, AtomicServiceRun
+from pynenc.runner.runner_context import RunnerContext
 
 from pynenc_contract import kit
 from pynenc_sqlite import PynencSQLiteOrchestrator, Tables
@@ -156,3 +158,46 @@ def test_concurrent_route_calls_register_one_invocation(make_app: Callable[..., 
         ids = set(pool.map(submit, range(8)))
     assert len(ids) == 1
     assert app.orchestrator.count_invocations(add.task_id) == 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "second_args", "blocked"),
+    [
+        (ConcurrencyControlType.TASK, {"x": 9, "y": 9}, True),
+        (ConcurrencyControlType.ARGUMENTS, {"x": 1, "y": 2}, True),
+        (ConcurrencyControlType.ARGUMENTS, {"x": 1, "y": 3}, False),
+        (ConcurrencyControlType.KEYS, {"x": 1, "y": 3}, True),
+        (ConcurrencyControlType.KEYS, {"x": 2, "y": 2}, False),
+    ],
+)
+def test_running_concurrency_is_enforced_in_the_running_transition(
+    make_app: Callable[..., Pynenc],
+    mode: ConcurrencyControlType,
+    second_args: dict[str, int],
+    blocked: bool,
+) -> None:
+    """Both invocations passed pynenc's separate check; only one may start."""
+    app = make_app()
+    options: dict[str, object] = {"running_concurrency": mode}
+    if mode == ConcurrencyControlType.KEYS:
+        options["key_arguments"] = ("x",)
+    task = kit.task(app, **options)
+    (first,) = kit.invocations(app, 1, task, x=1, y=2)
+    (second,) = kit.invocations(app, 1, task, **second_args)
+    contexts = [RunnerContext(runner_cls="Test", runner_id=f"runner-{n}") for n in (1, 2)]
+    for inv, ctx in zip((first, second), contexts, strict=True):
+        app.orchestrator.set_invocation_status(inv.invocation_id, InvocationStatus.PENDING, ctx)
+    app.orchestrator.set_invocation_status(
+        first.invocation_id, InvocationStatus.RUNNING, contexts[0]
+    )
+    if blocked:
+        with pytest.raises(InvocationStatusTransitionError):
+            app.orchestrator.set_invocation_status(
+                second.invocation_id, InvocationStatus.RUNNING, contexts[1]
+            )
+    else:
+        app.orchestrator.set_invocation_status(
+            second.invocation_id, InvocationStatus.RUNNING, contexts[1]
+        )
+    expected = InvocationStatus.REROUTED if blocked else InvocationStatus.RUNNING
+    assert app.orchestrator.get_invocation_status(second.invocation_id) == expected

@@ -17,12 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from pynenc import context
 from pynenc.conf.config_task import ConcurrencyControlType
-from pynenc.exceptions import InvocationConcurrencyWithDifferentArgumentsError
+from pynenc.exceptions import (
+    InvocationConcurrencyWithDifferentArgumentsError,
+    InvocationStatusTransitionError,
+)
 from pynenc.identifiers.invocation_id import InvocationId
+from pynenc.identifiers.task_id import TaskId
 from pynenc.invocation.dist_invocation import DistributedInvocation, ReusedInvocation
 from pynenc.invocation.status import (
     InvocationStatus,
     InvocationStatusRecord,
+    get_status_definition,
     status_record_transition,
 )
 from pynenc.orchestrator.atomic_service import (
@@ -44,8 +49,8 @@ if TYPE_CHECKING:
     from pynenc.app import Pynenc
     from pynenc.call import Call
     from pynenc.identifiers.call_id import CallId
-    from pynenc.identifiers.task_id import TaskId
     from pynenc.orchestrator.atomic_service import AtomicServiceRun
+    from pynenc.runner.runner_context import RunnerContext
     from pynenc.task import Task
 
 __all__ = [
@@ -422,27 +427,115 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         :raises InvocationStatusOwnershipError: the ownership rules forbid it.
         """
         with self.database.write() as tx:
-            row = tx.execute(
-                f"SELECT status, owner_id, status_time FROM {Tables.INVOCATIONS} "
-                "WHERE app_key = ? AND invocation_id = ?",
-                (self.app_key, invocation_id),
-            ).fetchone()
-            if row is None:
-                raise self._unknown(invocation_id)
-            current = InvocationStatusRecord(InvocationStatus(row[0]), row[1], _utc(row[2]))
-            new_record = status_record_transition(current, status, runner_id)
-            tx.execute(
-                f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ?, status_time = ? "
-                "WHERE app_key = ? AND invocation_id = ?",
-                (
-                    new_record.status.value,
-                    new_record.runner_id,
-                    _epoch(new_record.timestamp),
-                    self.app_key,
-                    invocation_id,
-                ),
-            )
+            current, _ = self._read_record(tx, invocation_id)
+            return self._write_transition(tx, invocation_id, current, status, runner_id)
+
+    def _read_record(
+        self, tx: sqlite3.Connection, invocation_id: "InvocationId"
+    ) -> tuple[InvocationStatusRecord, str]:
+        """The stored record and task id, inside the caller's transaction."""
+        row = tx.execute(
+            f"SELECT status, owner_id, status_time, task_id FROM {Tables.INVOCATIONS} "
+            "WHERE app_key = ? AND invocation_id = ?",
+            (self.app_key, invocation_id),
+        ).fetchone()
+        if row is None:
+            raise self._unknown(invocation_id)
+        return InvocationStatusRecord(InvocationStatus(row[0]), row[1], _utc(row[2])), row[3]
+
+    def _write_transition(
+        self,
+        tx: sqlite3.Connection,
+        invocation_id: "InvocationId",
+        current: InvocationStatusRecord,
+        status: InvocationStatus,
+        runner_id: str | None,
+    ) -> InvocationStatusRecord:
+        new_record = status_record_transition(current, status, runner_id)
+        tx.execute(
+            f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ?, status_time = ? "
+            "WHERE app_key = ? AND invocation_id = ?",
+            (
+                new_record.status.value,
+                new_record.runner_id,
+                _epoch(new_record.timestamp),
+                self.app_key,
+                invocation_id,
+            ),
+        )
         return new_record
+
+    def set_invocation_status(
+        self,
+        invocation_id: "InvocationId",
+        status: InvocationStatus,
+        runner_ctx: "RunnerContext",
+    ) -> None:
+        """As the base class; moving to RUNNING also enforces running concurrency.
+
+        pynenc checks ``running_concurrency`` in one call and writes RUNNING in the
+        next, so two runners can both pass the check. Here the check and the write
+        are one transaction: when another invocation of the task (with the same key
+        arguments) is RUNNING, the invocation is REROUTED to the broker instead, and
+        the InvocationStatusTransitionError that pynenc's own deferral path raises
+        (REROUTED -> RUNNING) tells the runner not to run it.
+        """
+        if status != InvocationStatus.RUNNING:
+            super().set_invocation_status(invocation_id, status, runner_ctx)
+            return
+        with self.database.write() as tx:
+            current, task_id = self._read_record(tx, invocation_id)
+            blocked = current.status == InvocationStatus.PENDING and self._running_elsewhere(
+                tx, invocation_id, task_id
+            )
+            target = InvocationStatus.REROUTED if blocked else status
+            record = self._write_transition(
+                tx, invocation_id, current, target, runner_ctx.runner_id
+            )
+        self.app.state_backend.add_history(invocation_id, record, runner_ctx)
+        self.app.trigger.report_tasks_status([invocation_id], record.status)
+        if not blocked:
+            self.app.logger.info(f"invocation:{invocation_id} status:{status.value}")
+            return
+        self.route_invocation(self.app.state_backend.get_invocation(invocation_id))
+        self.app.logger.info(f"invocation:{invocation_id} rerouted by running concurrency")
+        raise InvocationStatusTransitionError(
+            from_status=record.status,
+            to_status=status,
+            allowed_statuses=get_status_definition(record.status).allowed_transitions,
+        )
+
+    def _running_elsewhere(
+        self, tx: sqlite3.Connection, invocation_id: "InvocationId", task_id: str
+    ) -> bool:
+        """Whether running concurrency forbids this invocation to start now."""
+        task = self.app.get_task(TaskId.from_key(task_id))
+        mode = task.conf.running_concurrency
+        if mode == ConcurrencyControlType.DISABLED:
+            return False
+        key = self.app_key
+        query = (
+            f"SELECT 1 FROM {Tables.INVOCATIONS} AS j WHERE j.app_key = ? AND j.task_id = ? "
+            "AND j.status = ? AND j.invocation_id != ?"
+        )
+        params: list[object] = [key, task_id, InvocationStatus.RUNNING.value, invocation_id]
+        if mode != ConcurrencyControlType.TASK:  # every compared argument must be equal
+            compared = (
+                ""
+                if mode == ConcurrencyControlType.ARGUMENTS
+                else (f" AND mine.arg_key IN ({_placeholders(task.conf.key_arguments)})")
+            )
+            query += (
+                f" AND NOT EXISTS (SELECT 1 FROM {Tables.INVOCATION_ARGS} AS mine"
+                f" WHERE mine.app_key = ? AND mine.invocation_id = ?{compared}"
+                f" AND NOT EXISTS (SELECT 1 FROM {Tables.INVOCATION_ARGS} AS theirs"
+                " WHERE theirs.app_key = mine.app_key AND theirs.invocation_id = j.invocation_id"
+                " AND theirs.arg_key = mine.arg_key AND theirs.arg_value = mine.arg_value))"
+            )
+            params += [key, invocation_id]
+            if compared:
+                params += list(task.conf.key_arguments)
+        return tx.execute(query + " LIMIT 1", params).fetchone() is not None
 
     def _unknown(self, invocation_id: str) -> KeyError:
         return KeyError(
