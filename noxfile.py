@@ -86,6 +86,7 @@ def typecheck(session: nox.Session) -> None:
         "contract_tests/adapters",
         "contract_tests/tests",
         "benchmarks",
+        "scenarios",
         "noxfile.py",
     )
 
@@ -239,6 +240,8 @@ def run_scenarios(session: nox.Session, journal_mode: str, *args: str) -> None:
         *session.posargs,
         env=coverage_env(session),
     )
+    # The table of every scenario x cell run so far (each cell adds its column).
+    session.run("python", "scenarios/matrix_report.py", str(RESULTS_DIR / "scenarios"))
 
 
 @nox.session(python=PYTHONS, default=False)
