@@ -431,10 +431,10 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
             return self._write_transition(tx, invocation_id, current, status, runner_id)
 
     def _read_record(
-        self, tx: sqlite3.Connection, invocation_id: "InvocationId"
+        self, conn: sqlite3.Connection, invocation_id: "InvocationId"
     ) -> tuple[InvocationStatusRecord, str]:
-        """The stored record and task id, inside the caller's transaction."""
-        row = tx.execute(
+        """The stored record and task id (in the caller's transaction, if any)."""
+        row = conn.execute(
             f"SELECT status, owner_id, status_time, task_id FROM {Tables.INVOCATIONS} "
             "WHERE app_key = ? AND invocation_id = ?",
             (self.app_key, invocation_id),
@@ -547,15 +547,9 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
 
         :raises KeyError: the invocation is not registered in this app.
         """
-        rows = self._fetch(
-            f"SELECT status, owner_id, status_time FROM {Tables.INVOCATIONS} "
-            "WHERE app_key = ? AND invocation_id = ?",
-            (self.app_key, invocation_id),
-        )
-        if not rows:
-            raise self._unknown(invocation_id)
-        status, owner, stamp = rows[0]
-        return InvocationStatusRecord(InvocationStatus(status), owner, _utc(stamp))
+        with self.database.translate_errors():
+            record, _ = self._read_record(self.database.connection(), invocation_id)
+        return record
 
     def filter_by_status(
         self,
