@@ -240,3 +240,20 @@ def test_the_wal_is_truncated_while_a_reader_holds_snapshots(make_app: MakeApp) 
         thread.join()
     assert any(later < earlier for earlier, later in itertools.pairwise(sizes)), "never truncated"
     assert max(sizes) < 8 * 1024 * 1024, f"the WAL grew to {max(sizes)} bytes"
+
+
+def test_journal_mode_memory_refuses_a_damaged_file_at_start(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    """A crash mid-commit in MEMORY mode can leave this; the next start must not use it."""
+    db = tmp_path / "damaged.sqlite3"
+    app = make_app(db_path=db, journal_mode="memory")
+    kit.registered(app, 400)
+    _ours(app).close()
+    data = bytearray(db.read_bytes())
+    middle = len(data) // 4096 // 2 * 4096
+    data[middle : middle + 4096] = bytes(4096)
+    db.write_bytes(bytes(data))
+    with pytest.raises(DatabaseFileError, match="is damaged"):
+        make_app(db_path=db, journal_mode="memory")
+    assert db.read_bytes() == bytes(data)
