@@ -6,10 +6,10 @@ its parent process (workers survive as orphans; their tasks last longer than
 the dead timeout, so that recovery happens while the orphans still run). A
 survivor of the same type starts right after the kill; past the dead timeout
 the victim's RUNNING invocations are recovered and the survivor runs them
-again. pynenc's recovery cron fires at most once a minute: the full form of
-the ``group`` variant waits for the survivor's cron; otherwise the scenario
-runs the same recovery code (pynenc's core-task bodies) itself as soon as the
-victim is past the dead timeout, and says so.
+again. pynenc's recovery cron fires at most once a minute: in the full form, the
+``group`` case of the first runner type waits for the survivor's cron;
+otherwise the scenario runs the same recovery code (pynenc's core-task bodies)
+itself as soon as the victim is past the dead timeout, and says so.
 
 Invariants: every task ends SUCCESS (nothing lost); histories replay; no
 invocation ran in two processes at the same time; only invocations the victim
@@ -80,7 +80,8 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
         env.start_identified_runner()
         manual: list[float] = []
 
-        wait_cron = not opts.quick and case.variant == "group"
+        first_type = case.runner_type == opts.runners[0]
+        wait_cron = not opts.quick and case.variant == "group" and first_type
 
         def recover() -> None:
             late = time.time() - killed_at > (75 if wait_cron else dead_seconds + 0.5)

@@ -1,6 +1,6 @@
-"""Throughput and soak: a thousand or more tasks across 1, 2 and 4 runner processes.
+"""Throughput and soak: a thousand tasks across 1, 2 and 4 runner processes.
 
-All ``noop`` tasks are registered in one batch, then 1, 2 or 4 runners (2
+All 1000 ``noop`` tasks are registered in one batch, then 1, 2 or 4 runners (8
 slots each) start and drain them. tasks/s counts from the first RUNNING to the
 last SUCCESS in the status histories (runner start-up excluded).
 
@@ -18,6 +18,7 @@ from pynenc.invocation.status import InvocationStatus
 
 NAME = "throughput"
 RUNNER_COUNTS = (1, 2, 4)
+TASKS = 1000
 SLOTS = 8
 #: A short runner loop sleep, so that the runners rather than their pauses set the pace.
 CONFIG = {"runner_loop_sleep_time_sec": 0.01}
@@ -25,7 +26,6 @@ CONFIG = {"runner_loop_sleep_time_sec": 0.01}
 
 def plan(opts: Options) -> list[Case]:
     """Every runner count for every runner type."""
-    tasks = 1000 if opts.quick else 2000
     return [
         Case(
             NAME,
@@ -34,7 +34,7 @@ def plan(opts: Options) -> list[Case]:
             opts.journal_mode,
             f"x{count}",
             params={
-                "tasks": tasks,
+                "tasks": TASKS,
                 "runners": count,
                 "slots_per_runner": harness.effective_slots(runner, SLOTS),
             },
