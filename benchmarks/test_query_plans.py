@@ -57,7 +57,9 @@ class Store:
 
 def _store(directory: Path, size: int) -> Store:
     """``size`` indexed invocations: 10 PENDING, 10 RUNNING, then half REGISTERED and
-    half SUCCESS; ``size // 10`` SUCCESS invocations wait on REGISTERED ones."""
+    half SUCCESS, except the newest ``size // 10``, PENDING (so that the matches of
+    task look-ups grow with the store); ``size // 10`` SUCCESS invocations wait on
+    REGISTERED ones."""
     app = (
         PynencBuilder()
         .app_id(f"plans-{size}")
@@ -73,9 +75,10 @@ def _store(directory: Path, size: int) -> Store:
     orchestrator._register_new_invocations(invocations, "runner-a")
     for invocation in invocations:
         orchestrator.index_arguments_for_concurrency_control(invocation)
-    finished = 20 + size // 2
+    finished, newest = 20 + size // 2, size - size // 10
     for position, invocation in enumerate(invocations):
-        walk = WALK[:1] if position < 10 else WALK[:2] if position < 20 else WALK
+        pending = position < 10 or position >= newest
+        walk = WALK[:1] if pending else WALK[:2] if position < 20 else WALK
         for status in walk if position < 20 or position >= finished else ():
             orchestrator._atomic_status_transition(invocation.invocation_id, status, "runner-a")
     edges = size // 10

@@ -12,8 +12,6 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from pynenc_sqlite.conf.config_orchestrator import DatabaseSettings, JournalMode
@@ -42,12 +40,26 @@ class _Connection(sqlite3.Connection):
     """A connection that can be referenced weakly (plain ones cannot)."""
 
 
+#: Incremented in a child after each fork: connections of older generations were
+#: inherited (cheaper than comparing pids on every call).
+_fork_generation = 0
+
+
+def _count_fork() -> None:
+    global _fork_generation  # noqa: PLW0603 - one counter per process, by design
+    _fork_generation += 1
+
+
+os.register_at_fork(after_in_child=_count_fork)
+
+
 class Database:
     """Connection manager for one database file with validated settings."""
 
     def __init__(self, settings: DatabaseSettings) -> None:
         self.settings = settings
         self._local = threading.local()
+        self._errors = _ErrorTranslation(self)
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._wal_path = f"{settings.path}-wal"
         #: Bytes past which a TRUNCATE checkpoint is forced (4x the autocheckpoint size).
@@ -61,14 +73,16 @@ class Database:
     # -- connections -------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use and after a fork."""
-        entry: tuple[int, sqlite3.Connection | None] = getattr(self._local, "entry", (0, None))
-        pid, conn = entry
-        if conn is not None and pid == os.getpid():
-            return conn
-        if conn is not None:
-            _INHERITED_THROUGH_FORK.append(conn)
+        try:
+            entry: tuple[int, sqlite3.Connection] = self._local.entry
+        except AttributeError:
+            pass
+        else:
+            if entry[0] == _fork_generation:
+                return entry[1]
+            _INHERITED_THROUGH_FORK.append(entry[1])
         conn = self._connect()
-        self._local.entry = (os.getpid(), conn)
+        self._local.entry = (_fork_generation, conn)
         return conn
 
     def close(self) -> None:
@@ -126,21 +140,9 @@ class Database:
             conn.execute(f"PRAGMA wal_autocheckpoint={settings.wal_autocheckpoint_pages}")
 
     # -- transactions --------------------------------------------------------
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> "_WriteTransaction":
         """A ``BEGIN IMMEDIATE`` transaction, committed on success, else rolled back."""
-        conn = self.connection()
-        with self.translate_errors():
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            if self.settings.journal_mode is JournalMode.WAL:
-                self._bound_wal(conn)
+        return _WriteTransaction(self)
 
     def _bound_wal(self, conn: sqlite3.Connection) -> None:
         """Every few hundred commits, truncate a WAL that outgrew its bound.
@@ -172,16 +174,9 @@ class Database:
         finally:
             conn.execute(f"PRAGMA busy_timeout={int(self.settings.busy_timeout_seconds * 1000)}")
 
-    @contextmanager
-    def translate_errors(self) -> Iterator[None]:
-        """Turn SQLite errors a user can act on into this package's errors."""
-        try:
-            yield
-        except sqlite3.Error as error:
-            translated = self._translate(error)
-            if translated is None:
-                raise
-            raise translated from error
+    def translate_errors(self) -> "_ErrorTranslation":
+        """A context that turns SQLite errors a user can act on into this package's errors."""
+        return self._errors
 
     def _translate(self, error: sqlite3.Error) -> Exception | None:
         code = _primary_code(error)
@@ -296,6 +291,59 @@ class Database:
                 problem,
                 "Fix the permissions (chmod/chown) or choose a writable location",
             )
+
+
+class _ErrorTranslation:
+    """Context manager of :meth:`Database.translate_errors` (one per database, reentrant)."""
+
+    __slots__ = ("_database",)
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: object
+    ) -> None:
+        if isinstance(error, sqlite3.Error):
+            translated = self._database._translate(error)
+            if translated is not None:
+                raise translated from error
+
+
+class _WriteTransaction:
+    """Context manager of :meth:`Database.write`."""
+
+    __slots__ = ("_conn", "_database")
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def __enter__(self) -> sqlite3.Connection:
+        conn = self._conn = self._database.connection()
+        with self._database.translate_errors():
+            conn.execute("BEGIN IMMEDIATE")
+        return conn
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: object
+    ) -> None:
+        conn, database = self._conn, self._database
+        with database.translate_errors():
+            try:
+                if error is None:
+                    conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:  # the body or the commit failed
+                    conn.execute("ROLLBACK")
+            if error is None and database.settings.journal_mode is JournalMode.WAL:
+                database._bound_wal(conn)
+        if isinstance(error, sqlite3.Error):
+            translated = database._translate(error)
+            if translated is not None:
+                raise translated from error
 
 
 def _primary_code(error: sqlite3.Error) -> int:

@@ -10,6 +10,7 @@ name is what makes the choice deterministic when both are imported.
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from time import time
@@ -64,7 +65,11 @@ _RUNNING = AtomicServiceExecutionStatus.RUNNING
 _BLOCKED = AtomicServiceExecutionStatus.BLOCKED
 _ABANDONED = AtomicServiceExecutionStatus.ABANDONED
 _AVAILABLE_FOR_RUN = sorted(InvocationStatus.get_available_for_run_statuses())
-#: Rows per page of look-ups that callers usually stop reading early.
+_STATUS_BY_VALUE = {status.value: status for status in InvocationStatus}
+_STATUS_QUERY = f"SELECT status FROM {Tables.INVOCATIONS} WHERE app_key = ? AND invocation_id = ?"
+#: Rows in the first page, and in later ones, of look-ups that callers usually stop
+#: reading early.
+_FIRST_PAGE = 10
 _PAGE = 100
 
 
@@ -89,6 +94,75 @@ def _epoch(moment: datetime) -> float:
 
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+@dataclass(frozen=True)
+class _ExistingQuery:
+    """The invocations of a task matching arguments and statuses, oldest first, by pages.
+
+    Without arguments and with several statuses, one ``UNION ALL`` arm per status
+    lets SQLite merge the arms in the task index's registration order: a page costs
+    its own rows, however many invocations match. With arguments, the search starts
+    from the argument index (the most selective) and only the matches are sorted.
+    """
+
+    sources: str
+    arms: tuple[tuple[str, tuple[object, ...]], ...]
+    ordered_by_index: bool
+
+    @classmethod
+    def build(
+        cls,
+        app_key: int,
+        task: "Task[Any, Any]",
+        key_serialized_arguments: dict[str, str] | None,
+        statuses: list[InvocationStatus] | None,
+    ) -> "_ExistingQuery":
+        """The query for one task; ``app_key`` and every value are bound parameters."""
+        arguments = list((key_serialized_arguments or {}).items())
+        sources = [f"{Tables.INVOCATION_ARGS} AS a{n}" for n in range(len(arguments))]
+        conditions = [
+            f"a{n}.app_key = ? AND a{n}.arg_key = ? AND a{n}.arg_value = ?"
+            + (f" AND a{n}.invocation_id = a0.invocation_id" if n else "")
+            for n in range(len(arguments))
+        ]
+        params: list[object] = [value for key, arg in arguments for value in (app_key, key, arg)]
+        if arguments:
+            conditions.append("i.invocation_id = a0.invocation_id")
+        conditions.append("i.app_key = ? AND i.task_id = ?")
+        params += (app_key, task.task_id.key)
+        values = [status.value for status in statuses or ()]
+        arms: tuple[tuple[str, tuple[object, ...]], ...]
+        if arguments or len(values) < 2:  # one arm
+            if values:
+                conditions.append(f"i.status IN ({_placeholders(values)})")
+            arms = ((" AND ".join(conditions), (*params, *values)),)
+        else:
+            where = " AND ".join([*conditions, "i.status = ?"])
+            arms = tuple((where, (*params, value)) for value in values)
+        # CROSS JOIN fixes the join order (argument index first).
+        return cls(
+            " CROSS JOIN ".join([*sources, f"{Tables.INVOCATIONS} AS i"]),
+            arms,
+            ordered_by_index=not arguments and bool(values),
+        )
+
+    def page(self, limit: int, after: tuple[float, int] | None = None) -> tuple[str, list[object]]:
+        """SQL and parameters of the ``limit`` rows (id, registered_time, seq) past ``after``."""
+        keyset = " AND (i.registered_time, i.seq) > (?, ?)" if after else ""
+        selects = [
+            f"SELECT i.invocation_id, i.registered_time, i.seq FROM {self.sources} "
+            f"WHERE {where}{keyset}"
+            for where, _ in self.arms
+        ]
+        params = [value for _, arm_params in self.arms for value in (*arm_params, *(after or ()))]
+        if len(selects) > 1:
+            order = "2, 3"
+        elif self.ordered_by_index:
+            order = "i.registered_time, i.seq"
+        else:  # unary + keeps the ordering out of index choice: the app is never walked
+            order = "+i.registered_time, +i.seq"
+        return f"{' UNION ALL '.join(selects)} ORDER BY {order} LIMIT {int(limit)}", params
 
 
 class SQLiteBlockingControl(BaseBlockingControl):
@@ -267,11 +341,14 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         self.app.state_backend.upsert_invocations([candidate])
         runner_ctx = context.get_or_create_runner_context(app_id)
         record = status_record_transition(None, InvocationStatus.REGISTERED, runner_ctx.runner_id)
-        select, params, order = self._existing_query(
-            call.task, call.serialized_args_for_concurrency_control(mode), [record.status]
+        query = _ExistingQuery.build(
+            self.app_key,
+            call.task,
+            call.serialized_args_for_concurrency_control(mode),
+            [record.status],
         )
         with self.database.write() as tx:
-            found = tx.execute(select + order, params).fetchone()
+            found = tx.execute(*query.page(1)).fetchone()
             if found is None:
                 self._insert_invocations(tx, [candidate], record)
         if found is None:  # the rest of BaseOrchestrator.register_new_invocations
@@ -296,54 +373,19 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
     ) -> Iterator["InvocationId"]:
         """Invocations of ``task`` matching every argument and any status, oldest first.
 
-        Read in pages, so that callers taking only the first (route_call, the
-        concurrency checks) do not pay for every match.
+        Read in pages, a short one first, so that callers taking only the first
+        (route_call, the concurrency checks) do not pay for every match; no cursor
+        stays open between pages.
         """
-        select, params, order = self._existing_query(task, key_serialized_arguments, statuses)
-        rows = self._fetch(select + order, params)
+        query = _ExistingQuery.build(self.app_key, task, key_serialized_arguments, statuses)
+        rows = self._fetch(*query.page(_FIRST_PAGE))
+        limit = _FIRST_PAGE
         while True:
             yield from _ids(rows)
-            if len(rows) < _PAGE:
+            if len(rows) < limit:
                 return
-            rows = self._fetch(
-                f"{select} AND (i.registered_time, i.seq) > (?, ?){order}",
-                (*params, rows[-1][1], rows[-1][2]),
-            )
-
-    def _existing_query(
-        self,
-        task: "Task[Any, Any]",
-        key_serialized_arguments: dict[str, str] | None,
-        statuses: list[InvocationStatus] | None,
-    ) -> tuple[str, list[object], str]:
-        """SELECT (id, registered_time, seq) ... WHERE, its parameters, and ORDER/LIMIT."""
-        arguments = list((key_serialized_arguments or {}).items())
-        sources = [f"{Tables.INVOCATION_ARGS} AS a{n}" for n in range(len(arguments))]
-        conditions = [
-            f"a{n}.app_key = ? AND a{n}.arg_key = ? AND a{n}.arg_value = ?"
-            + (f" AND a{n}.invocation_id = a0.invocation_id" if n else "")
-            for n in range(len(arguments))
-        ]
-        params: list[object] = [
-            value for key, arg in arguments for value in (self.app_key, key, arg)
-        ]
-        if arguments:  # start from the argument index, the most selective
-            conditions.append("i.invocation_id = a0.invocation_id")
-        conditions.append("i.app_key = ? AND i.task_id = ?")
-        params += (self.app_key, task.task_id.key)
-        if statuses:
-            conditions.append(f"i.status IN ({_placeholders(statuses)})")
-            params += [status.value for status in statuses]
-        # CROSS JOIN fixes the join order. With one status and no arguments the task index
-        # already yields registration order (no sort, stops at LIMIT); otherwise unary +
-        # keeps the ordering out of index choice, so the whole app is never walked.
-        plus = "" if not arguments and statuses and len(statuses) == 1 else "+"
-        select = (
-            f"SELECT i.invocation_id, i.registered_time, i.seq FROM "
-            f"{' CROSS JOIN '.join([*sources, f'{Tables.INVOCATIONS} AS i'])} "
-            f"WHERE {' AND '.join(conditions)}"
-        )
-        return select, params, f" ORDER BY {plus}i.registered_time, {plus}i.seq LIMIT {_PAGE}"
+            limit = _PAGE
+            rows = self._fetch(*query.page(limit, after=(rows[-1][1], rows[-1][2])))
 
     def get_task_invocation_ids(self, task_id: "TaskId") -> Iterator["InvocationId"]:
         """All invocations of a task, oldest first."""
@@ -541,6 +583,21 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         return KeyError(
             f"invocation {invocation_id!r} is not registered in app {self.app.app_id!r}"
         )
+
+    def get_invocation_status(self, invocation_id: "InvocationId") -> InvocationStatus:
+        """The stored status (the hot read: no record is built).
+
+        :raises KeyError: the invocation is not registered in this app.
+        """
+        with self.database.translate_errors():
+            row = (
+                self.database.connection()
+                .execute(_STATUS_QUERY, (self.app_key, invocation_id))
+                .fetchone()
+            )
+        if row is None:
+            raise self._unknown(invocation_id)
+        return _STATUS_BY_VALUE[row[0]]
 
     def get_invocation_status_record(self, invocation_id: "InvocationId") -> InvocationStatusRecord:
         """The stored status, owner and time of the last change.
