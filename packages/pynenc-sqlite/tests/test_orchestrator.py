@@ -143,6 +143,34 @@ def test_existing_invocations_are_read_page_by_page_in_registration_order(
     assert found == [inv.invocation_id for inv in invs]
 
 
+def test_a_record_changed_after_the_fast_read_is_checked_again_under_the_lock(
+    make_app: Callable[..., Pynenc],
+) -> None:
+    """Another process claims the invocation between our read and our write: our
+    transition must be validated against its claim, not overwrite it."""
+    app = make_app()
+    (inv,) = kit.invocations(app, 1)
+    other = make_app(app_id=app.app_id).orchestrator  # its own connection, as in a process
+    ours = app.orchestrator
+    assert isinstance(ours, PynencSQLiteOrchestrator)
+    interleaved: list[str] = []
+
+    def claim_first(statement: str) -> None:
+        if statement.startswith("UPDATE") and not interleaved:
+            interleaved.append(statement)
+            other._atomic_status_transition(inv.invocation_id, InvocationStatus.PENDING, "other")
+
+    ours.database.connection().set_trace_callback(claim_first)
+    try:
+        with pytest.raises(InvocationStatusTransitionError):
+            ours._atomic_status_transition(inv.invocation_id, InvocationStatus.PENDING, "ours")
+    finally:
+        ours.database.connection().set_trace_callback(None)
+    assert interleaved, "the write of the fast path never ran"
+    record = ours.get_invocation_status_record(inv.invocation_id)
+    assert (record.status, record.runner_id) == (InvocationStatus.PENDING, "other")
+
+
 @pytest.mark.timeout(60)
 def test_concurrent_route_calls_register_one_invocation(make_app: Callable[..., Pynenc]) -> None:
     """pynenc's route_call looks up and registers in separate calls; ours in one."""

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 
 from pynenc_sqlite.conf.config_orchestrator import DatabaseSettings, JournalMode
@@ -143,6 +144,19 @@ class Database:
     def write(self) -> "_WriteTransaction":
         """A ``BEGIN IMMEDIATE`` transaction, committed on success, else rolled back."""
         return _WriteTransaction(self)
+
+    def write_one(self, statement: str, params: Sequence[object]) -> int:
+        """Run one write statement as its own transaction; the number of rows changed.
+
+        SQLite takes the write lock for the whole statement, waiting like
+        ``BEGIN IMMEDIATE`` does, so it needs no explicit transaction.
+        """
+        conn = self.connection()
+        with self._errors:
+            changed = conn.execute(statement, params).rowcount
+        if self.settings.journal_mode is JournalMode.WAL:
+            self._bound_wal(conn)
+        return changed
 
     def _bound_wal(self, conn: sqlite3.Connection) -> None:
         """Every few hundred commits, truncate a WAL that outgrew its bound.

@@ -67,6 +67,10 @@ _ABANDONED = AtomicServiceExecutionStatus.ABANDONED
 _AVAILABLE_FOR_RUN = sorted(InvocationStatus.get_available_for_run_statuses())
 _STATUS_BY_VALUE = {status.value: status for status in InvocationStatus}
 _STATUS_QUERY = f"SELECT status FROM {Tables.INVOCATIONS} WHERE app_key = ? AND invocation_id = ?"
+_UPDATE_STATUS = (
+    f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ?, status_time = ? "
+    "WHERE app_key = ? AND invocation_id = ?"
+)
 #: Rows in the first page, and in later ones, of look-ups that callers usually stop
 #: reading early.
 _FIRST_PAGE = 10
@@ -462,15 +466,73 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         status: InvocationStatus,
         runner_id: str | None = None,
     ) -> InvocationStatusRecord:
-        """Read, validate with pynenc's rules and write in one write transaction.
+        """Validate with pynenc's rules and write, atomically (see :meth:`_transition`).
 
         :raises KeyError: the invocation is not registered in this app.
         :raises InvocationStatusTransitionError: the status rules forbid it.
         :raises InvocationStatusOwnershipError: the ownership rules forbid it.
         """
+        record, _ = self._transition(invocation_id, status, runner_id, enforce_running=False)
+        return record
+
+    def _transition(
+        self,
+        invocation_id: "InvocationId",
+        status: InvocationStatus,
+        runner_id: str | None,
+        *,
+        enforce_running: bool,
+    ) -> tuple[InvocationStatusRecord, bool]:
+        """The new record, and whether running concurrency rerouted the invocation.
+
+        pynenc's rules depend only on the stored status and owner. The fast path reads
+        them, validates, and writes with one UPDATE that applies only while both are
+        unchanged (a single statement is its own write transaction). When another
+        process changed them in between, or running concurrency must be checked, the
+        read, the check and the write run in one ``BEGIN IMMEDIATE`` transaction.
+        """
+        with self.database.translate_errors():
+            current, task_id = self._read_record(self.database.connection(), invocation_id)
+        checks_running = (
+            enforce_running
+            and current.status == InvocationStatus.PENDING
+            and self._running_mode(task_id) != ConcurrencyControlType.DISABLED
+        )
+        if not checks_running:
+            record = status_record_transition(current, status, runner_id)
+            if self.database.write_one(
+                _UPDATE_STATUS + " AND status = ? AND owner_id IS ?",
+                (
+                    *self._status_values(record, invocation_id),
+                    current.status.value,
+                    current.runner_id,
+                ),
+            ):
+                return record, False
         with self.database.write() as tx:
-            current, _ = self._read_record(tx, invocation_id)
-            return self._write_transition(tx, invocation_id, current, status, runner_id)
+            current, task_id = self._read_record(tx, invocation_id)
+            blocked = (
+                enforce_running
+                and current.status == InvocationStatus.PENDING
+                and self._running_elsewhere(tx, invocation_id, task_id)
+            )
+            record = status_record_transition(
+                current, InvocationStatus.REROUTED if blocked else status, runner_id
+            )
+            tx.execute(_UPDATE_STATUS, self._status_values(record, invocation_id))
+        return record, blocked
+
+    def _status_values(
+        self, record: InvocationStatusRecord, invocation_id: "InvocationId"
+    ) -> tuple[object, ...]:
+        """Parameters of :data:`_UPDATE_STATUS`."""
+        return (
+            record.status.value,
+            record.runner_id,
+            _epoch(record.timestamp),
+            self.app_key,
+            invocation_id,
+        )
 
     def _read_record(
         self, conn: sqlite3.Connection, invocation_id: "InvocationId"
@@ -483,29 +545,7 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         ).fetchone()
         if row is None:
             raise self._unknown(invocation_id)
-        return InvocationStatusRecord(InvocationStatus(row[0]), row[1], _utc(row[2])), row[3]
-
-    def _write_transition(
-        self,
-        tx: sqlite3.Connection,
-        invocation_id: "InvocationId",
-        current: InvocationStatusRecord,
-        status: InvocationStatus,
-        runner_id: str | None,
-    ) -> InvocationStatusRecord:
-        new_record = status_record_transition(current, status, runner_id)
-        tx.execute(
-            f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ?, status_time = ? "
-            "WHERE app_key = ? AND invocation_id = ?",
-            (
-                new_record.status.value,
-                new_record.runner_id,
-                _epoch(new_record.timestamp),
-                self.app_key,
-                invocation_id,
-            ),
-        )
-        return new_record
+        return InvocationStatusRecord(_STATUS_BY_VALUE[row[0]], row[1], _utc(row[2])), row[3]
 
     def set_invocation_status(
         self,
@@ -525,15 +565,9 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         if status != InvocationStatus.RUNNING:
             super().set_invocation_status(invocation_id, status, runner_ctx)
             return
-        with self.database.write() as tx:
-            current, task_id = self._read_record(tx, invocation_id)
-            blocked = current.status == InvocationStatus.PENDING and self._running_elsewhere(
-                tx, invocation_id, task_id
-            )
-            target = InvocationStatus.REROUTED if blocked else status
-            record = self._write_transition(
-                tx, invocation_id, current, target, runner_ctx.runner_id
-            )
+        record, blocked = self._transition(
+            invocation_id, status, runner_ctx.runner_id, enforce_running=True
+        )
         self.app.state_backend.add_history(invocation_id, record, runner_ctx)
         self.app.trigger.report_tasks_status([invocation_id], record.status)
         if not blocked:
@@ -546,6 +580,9 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
             to_status=status,
             allowed_statuses=get_status_definition(record.status).allowed_transitions,
         )
+
+    def _running_mode(self, task_id: str) -> ConcurrencyControlType:
+        return self.app.get_task(TaskId.from_key(task_id)).conf.running_concurrency
 
     def _running_elsewhere(
         self, tx: sqlite3.Connection, invocation_id: "InvocationId", task_id: str
