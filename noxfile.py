@@ -9,15 +9,15 @@ nox -t ci           what `.ci/run` runs: lint, types, tests, contract, quick sce
 """
 
 import os
-import shutil
-import socket
-import subprocess
-import time
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import nox
+
+sys.path.insert(0, str(Path(__file__).parent / "tools"))
+from loopback_redis import redis_server
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -87,6 +87,7 @@ def typecheck(session: nox.Session) -> None:
         "contract_tests/tests",
         "benchmarks",
         "scenarios",
+        "tools",
         "noxfile.py",
     )
 
@@ -150,7 +151,7 @@ def contract(session: nox.Session, backend: str) -> None:
         "no:cacheprovider",
         *session.posargs,
     ]
-    with redis_server(session) if needs_redis else _nothing() as redis_url:
+    with redis_for(session) if needs_redis else _nothing() as redis_url:
         if redis_url:
             env["PYNENC_CONTRACT_REDIS_URL"] = redis_url
         with session.chdir(ROOT / "contract_tests"):
@@ -180,49 +181,14 @@ def _nothing() -> Iterator[None]:
 
 
 @contextmanager
-def redis_server(session: nox.Session) -> Iterator[str | None]:
-    """A redis-server on a free loopback port for the session, stopped afterwards."""
-    executable = shutil.which("redis-server")
-    if executable is None:
-        if IN_CI:
-            session.error(
-                "redis-server is missing; CI must install it (apt-get install redis-server)"
-            )
-        session.skip("redis-server is not installed (apt-get install redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            executable,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"redis-server did not listen on 127.0.0.1:{port} within {timeout}s")
+def redis_for(session: nox.Session) -> Iterator[str]:
+    """A redis-server on a free loopback port for the session; its URL."""
+    with redis_server() as redis:
+        if redis.url is None:
+            if IN_CI:
+                session.error(f"{redis.detail}; CI must install and be able to start it")
+            session.skip(redis.detail)
+        yield redis.url
 
 
 def run_scenarios(session: nox.Session, journal_mode: str, *args: str) -> None:

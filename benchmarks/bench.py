@@ -34,17 +34,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+
 from bench_backends import (
     JOURNAL_MODES,
     BackendSpec,
     Environment,
     Handle,
     all_specs,
-    redis_server,
 )
 from bench_report import Cell, Results, evaluate_targets, failures, print_markdown, write_outputs
 from bench_scale import PROCESS_COUNTS, WALK, PhaseSummary, run_scale
 from bench_timing import Timing, measure
+from loopback_redis import redis_server
 from pynenc.invocation.dist_invocation import DistributedInvocation
 from pynenc.invocation.status import InvocationStatus
 
@@ -363,7 +365,8 @@ def log(message: str) -> None:
 
 def run(settings: Settings, scratch: Path) -> Results:
     """Every selected phase, with a private redis-server for the redis backend."""
-    with redis_server(scratch) as (redis_url, redis_info):
+    with redis_server(scratch) as redis:
+        redis_url, redis_info = redis.url, redis.detail
         results = Results(
             machine_info(redis_info if redis_url else "absent"),
             {**asdict(settings), "workdir": str(scratch)},

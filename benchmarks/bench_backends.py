@@ -7,13 +7,9 @@ is :class:`BareSQLiteOrchestrator`, which implements the few orchestrator
 methods it is compared on.
 """
 
-import shutil
-import socket
 import sqlite3
-import subprocess
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -202,66 +198,3 @@ class BareSQLiteOrchestrator:
 
     def close(self) -> None:
         self.conn.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _redis_answers(port: int) -> bool:
-    with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-        sock.sendall(b"PING\r\n")
-        return sock.recv(16).startswith(b"+PONG")
-    return False
-
-
-@contextmanager
-def redis_server(workdir: Path) -> Iterator[tuple[str | None, str]]:
-    """A private redis-server on 127.0.0.1: yields (url or None, version or skip reason).
-
-    The server is stopped by its own pid when the block ends.
-    """
-    binary = shutil.which("redis-server")
-    if binary is None:
-        yield None, "redis-server is not on PATH"
-        return
-    version = subprocess.run(
-        [binary, "--version"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not _redis_answers(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                yield None, f"redis-server did not start on 127.0.0.1:{port}"
-                return
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0", version
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
