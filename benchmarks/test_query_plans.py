@@ -7,9 +7,8 @@ invocations; the statements it executes are captured with
 * ``test_hot_query_uses_an_index`` (must pass): no orchestrator table is read by
   a full table scan.
 * ``test_hot_query_work_does_not_grow`` compares the SQLite VM instructions of a
-  call on both databases (ten times the invocations and waiting edges);
-  ``KNOWN_TO_GROW`` lists calls whose plan is known to visit every row
-  (expected failures until the orchestrator is fixed; they then show as XPASS).
+  call on both databases (ten times the invocations, waiting edges and
+  matches of the task look-ups).
 """
 
 import re
@@ -33,9 +32,6 @@ WALK = (InvocationStatus.PENDING, InvocationStatus.RUNNING, InvocationStatus.SUC
 SMALL, LARGE = 300, 3000
 #: Allowed growth of VM instructions from SMALL to LARGE stored invocations (10x rows).
 MAX_WORK_GROWTH = 2.0
-KNOWN_TO_GROW = {
-    "blocking": "reads and sorts every waiting edge of the app on each call",
-}
 
 
 @dataclass
@@ -215,15 +211,7 @@ def test_hot_query_uses_an_index(observed: dict[str, list[Observed]], name: str)
         assert not full_scans(statement, plan), f"{statement}\n" + "\n".join(plan)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_TO_GROW[name], strict=False))
-        if name in KNOWN_TO_GROW
-        else name
-        for name in HOT_CALLS
-    ],
-)
+@pytest.mark.parametrize("name", HOT_CALLS)
 def test_hot_query_work_does_not_grow(observed: dict[str, list[Observed]], name: str) -> None:
     small, large = observed[name]
     growth = large.instructions / max(small.instructions, 1)

@@ -110,15 +110,24 @@ def test_an_older_schema_is_migrated_keeping_its_data(make_app: MakeApp, tmp_pat
             raw.execute(statement)
         raw.execute("PRAGMA user_version=1")
         raw.execute(f"INSERT INTO {Tables.APPS} (app_id) VALUES ('old-app')")
-        raw.execute(
+        raw.executemany(
             f"INSERT INTO {Tables.INVOCATIONS} (app_key, invocation_id, task_id, call_id, "
-            "status, status_time, registered_time) VALUES (1, 'kept', 't.f', 'c', "
-            "'registered', 0, 0)"
+            "status, status_time, registered_time) VALUES (1, ?, 't.f', 'c', ?, 0, ?)",
+            [("kept", "registered", 1.0), ("waiter", "paused", 0.0), ("older", "registered", 0.5)],
+        )
+        raw.executemany(
+            f"INSERT INTO {Tables.BLOCKING_EDGES} (app_key, waiter_id, waited_id) VALUES (1, ?, ?)",
+            [("waiter", "kept"), ("waiter", "older")],
         )
     app = make_app(db_path=db, app_id="old-app")
     assert (
         app.orchestrator.get_invocation_status(InvocationId("kept")) == InvocationStatus.REGISTERED
     )
+    # migration 3 copied each waited invocation's registration order into its edges
+    assert list(app.orchestrator.blocking_control.get_blocking_invocations(5)) == [
+        "older",
+        "kept",
+    ]
     app.orchestrator.register_runner_heartbeats(["r1"])  # a table of migration 2
     with sqlite3.connect(db) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -105,6 +105,17 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         f"CREATE INDEX {T.ATOMIC_SERVICE_EXECUTIONS}_start "
         f"ON {T.ATOMIC_SERVICE_EXECUTIONS}(app_key, start_time)",
     ),
+    # 3: edges carry their waited invocation's registration order, so that the blocking
+    # look-up walks edges oldest first and stops at its limit instead of sorting them all.
+    (
+        f"ALTER TABLE {T.BLOCKING_EDGES} ADD COLUMN waited_registered_time REAL",
+        f"ALTER TABLE {T.BLOCKING_EDGES} ADD COLUMN waited_seq INTEGER",
+        f"""UPDATE {T.BLOCKING_EDGES} AS e SET (waited_registered_time, waited_seq) = (
+            SELECT i.registered_time, i.seq FROM {T.INVOCATIONS} AS i
+            WHERE i.app_key = e.app_key AND i.invocation_id = e.waited_id)""",
+        f"CREATE INDEX {T.BLOCKING_EDGES}_waited_order ON {T.BLOCKING_EDGES}"
+        "(app_key, waited_registered_time, waited_seq, waited_id)",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -183,11 +183,17 @@ class SQLiteBlockingControl(BaseBlockingControl):
         result_invocation_ids: list["InvocationId"],
     ) -> None:
         """Record that ``caller_invocation_id`` waits on each of ``result_invocation_ids``."""
-        rows = [(self.app_key, caller_invocation_id, waited) for waited in result_invocation_ids]
+        key = self.app_key
+        rows = [
+            (key, caller_invocation_id, waited, key, waited) for waited in result_invocation_ids
+        ]
         with self.database.write() as tx:
-            tx.executemany(
-                f"INSERT OR IGNORE INTO {Tables.BLOCKING_EDGES} "
-                "(app_key, waiter_id, waited_id) VALUES (?, ?, ?)",
+            tx.executemany(  # with the waited invocation's registration order (None if unknown)
+                f"""INSERT OR IGNORE INTO {Tables.BLOCKING_EDGES}
+                        (app_key, waiter_id, waited_id, waited_registered_time, waited_seq)
+                    SELECT ?, ?, ?, i.registered_time, i.seq FROM (SELECT 1)
+                    LEFT JOIN {Tables.INVOCATIONS} AS i
+                      ON i.app_key = ? AND i.invocation_id = ?""",
                 rows,
             )
 
@@ -202,20 +208,24 @@ class SQLiteBlockingControl(BaseBlockingControl):
                 )
 
     def get_blocking_invocations(self, max_num_invocations: int) -> Iterator["InvocationId"]:
-        """Invocations others wait on, waiting on nothing, available for run, oldest first."""
+        """Invocations others wait on, waiting on nothing, available for run, oldest first.
+
+        Edges are walked in their waited invocation's registration order and the walk
+        stops at the limit: the cost follows the edges of waited invocations that are
+        not available (running ones, typically), not every edge of the app.
+        """
         query = f"""
-            SELECT i.invocation_id
-            FROM (SELECT DISTINCT waited_id FROM {Tables.BLOCKING_EDGES}
-                  WHERE app_key = ?) AS blocking
-            JOIN {Tables.INVOCATIONS} AS i
-              ON i.app_key = ? AND i.invocation_id = blocking.waited_id
-            WHERE i.status IN ({_placeholders(_AVAILABLE_FOR_RUN)})
+            SELECT DISTINCT e.waited_id
+            FROM {Tables.BLOCKING_EDGES} AS e
+            CROSS JOIN {Tables.INVOCATIONS} AS i
+            WHERE e.app_key = ? AND i.app_key = e.app_key AND i.invocation_id = e.waited_id
+              AND i.status IN ({_placeholders(_AVAILABLE_FOR_RUN)})
               AND NOT EXISTS (
                   SELECT 1 FROM {Tables.BLOCKING_EDGES} AS w
-                  WHERE w.app_key = ? AND w.waiter_id = blocking.waited_id)
-            ORDER BY i.registered_time, i.seq
+                  WHERE w.app_key = e.app_key AND w.waiter_id = e.waited_id)
+            ORDER BY e.waited_registered_time, e.waited_seq
             LIMIT ?"""
-        params = (self.app_key, self.app_key, *_AVAILABLE_FOR_RUN, self.app_key)
+        params = (self.app_key, *_AVAILABLE_FOR_RUN)
         with self.database.translate_errors():
             rows = (
                 self.database.connection()
