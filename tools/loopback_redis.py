@@ -44,7 +44,7 @@ def redis_server(workdir: Path | None = None) -> Iterator[RedisServer]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-        while not _answers(port):
+        while not _answers(port, process.pid):
             if process.poll() is not None or time.monotonic() > deadline:
                 yield RedisServer(None, f"redis-server did not start on 127.0.0.1:{port}")
                 return
@@ -65,8 +65,15 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _answers(port: int) -> bool:
+def _answers(port: int, pid: int) -> bool:
+    """Whether the server on ``port`` is up and is ours (another may have taken the port)."""
     with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-        sock.sendall(b"PING\r\n")
-        return sock.recv(16).startswith(b"+PONG")
+        sock.sendall(b"INFO server\r\n")
+        reply = b""
+        while b"process_id:" not in reply or not reply.endswith(b"\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        return f"process_id:{pid}\r\n".encode() in reply
     return False

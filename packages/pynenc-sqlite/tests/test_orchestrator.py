@@ -1,6 +1,8 @@
 """Behaviour of this orchestrator beyond the shared contract (which runs in `nox -s contract`)."""
 
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -169,6 +171,37 @@ def test_a_record_changed_after_the_fast_read_is_checked_again_under_the_lock(
     assert interleaved, "the write of the fast path never ran"
     record = ours.get_invocation_status_record(inv.invocation_id)
     assert (record.status, record.runner_id) == (InvocationStatus.PENDING, "other")
+
+
+@pytest.mark.timeout(60)
+def test_a_transition_that_waited_for_the_lock_is_stamped_when_it_wrote(
+    make_app: Callable[..., Pynenc],
+) -> None:
+    """Recovery compares status times with timeouts: a write that waited for another
+    writer must not carry the time before its wait."""
+    app = make_app()
+    (inv,) = kit.invocations(app, 1)
+    ours = app.orchestrator
+    assert isinstance(ours, PynencSQLiteOrchestrator)
+    holder = sqlite3.connect(ours.sqlite_db_path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    released: list[float] = []
+
+    def release_later() -> None:
+        time.sleep(0.4)
+        released.append(time.time())
+        holder.execute("COMMIT")
+
+    releaser = threading.Thread(target=release_later)
+    releaser.start()
+    try:
+        record = ours._atomic_status_transition(inv.invocation_id, InvocationStatus.PENDING, "r")
+    finally:
+        releaser.join()
+        holder.close()
+    stored = ours.get_invocation_status_record(inv.invocation_id)
+    assert stored.timestamp == record.timestamp
+    assert record.timestamp.timestamp() >= released[0]
 
 
 @pytest.mark.timeout(60)

@@ -11,9 +11,11 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pynenc_sqlite.conf.config_orchestrator import DatabaseSettings, JournalMode
 from pynenc_sqlite.exceptions import (
@@ -31,10 +33,17 @@ _INHERITED_THROUGH_FORK: list[sqlite3.Connection] = []
 _OPEN_DATABASES: "weakref.WeakSet[Database]" = weakref.WeakSet()
 
 _LOG = logging.getLogger(__name__)
+_NOW_FUNCTION = "pynenc_sqlite_now"
+#: SQL for "now" in epoch seconds, evaluated when the statement runs (under its lock).
+NOW_SQL = f"{_NOW_FUNCTION}()"
 _WAL_CHECK_EVERY_COMMITS = 200
 _CHECKPOINT_WAIT_SECONDS = 0.5
 _PAGE_BYTES = 4096
 _LOCKED_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+
+
+def _now() -> float:
+    return time.time()  # looked up per call: clocks patched in tests apply
 
 
 class _Connection(sqlite3.Connection):
@@ -73,7 +82,11 @@ class Database:
 
     # -- connections -------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use and after a fork."""
+        """This thread's connection, opened on first use and after a fork.
+
+        Forks are seen through :func:`os.register_at_fork`, so a fork made in C
+        without Python's fork hooks (which is unsafe for Python code anyway) is not.
+        """
         try:
             entry: tuple[int, sqlite3.Connection] = self._local.entry
         except AttributeError:
@@ -105,6 +118,7 @@ class Database:
             factory=_Connection,
         )
         conn.owner_pid = os.getpid()  # type: ignore[attr-defined]
+        conn.create_function(_NOW_FUNCTION, 0, _now)
         try:
             with self.translate_errors():
                 self._apply_pragmas(conn)
@@ -145,18 +159,18 @@ class Database:
         """A ``BEGIN IMMEDIATE`` transaction, committed on success, else rolled back."""
         return _WriteTransaction(self)
 
-    def write_one(self, statement: str, params: Sequence[object]) -> int:
-        """Run one write statement as its own transaction; the number of rows changed.
+    def write_one(self, statement: str, params: Sequence[object]) -> list[Any]:
+        """Run one write statement as its own transaction; the rows it returns.
 
         SQLite takes the write lock for the whole statement, waiting like
         ``BEGIN IMMEDIATE`` does, so it needs no explicit transaction.
         """
         conn = self.connection()
         with self._errors:
-            changed = conn.execute(statement, params).rowcount
-        if self.settings.journal_mode is JournalMode.WAL:
-            self._bound_wal(conn)
-        return changed
+            rows = conn.execute(statement, params).fetchall()
+            if self.settings.journal_mode is JournalMode.WAL:
+                self._bound_wal(conn)
+        return rows
 
     def _bound_wal(self, conn: sqlite3.Connection) -> None:
         """Every few hundred commits, truncate a WAL that outgrew its bound.

@@ -43,7 +43,7 @@ from pynenc_sqlite.conf.config_orchestrator import (
     DatabaseSettings,
     load_config,
 )
-from pynenc_sqlite.database import Database
+from pynenc_sqlite.database import NOW_SQL, Database
 from pynenc_sqlite.schema import Tables
 
 if TYPE_CHECKING:
@@ -67,9 +67,14 @@ _ABANDONED = AtomicServiceExecutionStatus.ABANDONED
 _AVAILABLE_FOR_RUN = sorted(InvocationStatus.get_available_for_run_statuses())
 _STATUS_BY_VALUE = {status.value: status for status in InvocationStatus}
 _STATUS_QUERY = f"SELECT status FROM {Tables.INVOCATIONS} WHERE app_key = ? AND invocation_id = ?"
-_UPDATE_STATUS = (
-    f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ?, status_time = ? "
-    "WHERE app_key = ? AND invocation_id = ?"
+#: A status write, stamped with the time at which it holds the write lock.
+_SET_STATUS = (
+    f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ?, status_time = {NOW_SQL} "
+    "WHERE app_key = ? AND invocation_id = ? RETURNING status_time"
+)
+#: The same, applied only while the status and owner read before are unchanged.
+_SET_STATUS_IF_UNCHANGED = _SET_STATUS.replace(
+    " RETURNING", " AND status = ? AND owner_id IS ? RETURNING"
 )
 #: Rows in the first page, and in later ones, of look-ups that callers usually stop
 #: reading early.
@@ -98,6 +103,16 @@ def _epoch(moment: datetime) -> float:
 
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def _status(value: str) -> InvocationStatus:
+    """The status stored as ``value`` (ValueError for one this pynenc does not know)."""
+    return _STATUS_BY_VALUE.get(value) or InvocationStatus(value)
+
+
+def _stamped(record: InvocationStatusRecord, returned: list[Any]) -> InvocationStatusRecord:
+    """``record`` with the time its write stored (``returned`` by :data:`_SET_STATUS`)."""
+    return InvocationStatusRecord(record.status, record.runner_id, _utc(returned[0][0]))
 
 
 @dataclass(frozen=True)
@@ -135,7 +150,7 @@ class _ExistingQuery:
             conditions.append("i.invocation_id = a0.invocation_id")
         conditions.append("i.app_key = ? AND i.task_id = ?")
         params += (app_key, task.task_id.key)
-        values = [status.value for status in statuses or ()]
+        values = list(dict.fromkeys(status.value for status in statuses or ()))
         arms: tuple[tuple[str, tuple[object, ...]], ...]
         if arguments or len(values) < 2:  # one arm
             if values:
@@ -510,15 +525,16 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         )
         if not checks_running:
             record = status_record_transition(current, status, runner_id)
-            if self.database.write_one(
-                _UPDATE_STATUS + " AND status = ? AND owner_id IS ?",
+            stamped = self.database.write_one(
+                _SET_STATUS_IF_UNCHANGED,
                 (
                     *self._status_values(record, invocation_id),
                     current.status.value,
                     current.runner_id,
                 ),
-            ):
-                return record, False
+            )
+            if stamped:
+                return _stamped(record, stamped), False
         with self.database.write() as tx:
             current, task_id = self._read_record(tx, invocation_id)
             blocked = (
@@ -529,20 +545,14 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
             record = status_record_transition(
                 current, InvocationStatus.REROUTED if blocked else status, runner_id
             )
-            tx.execute(_UPDATE_STATUS, self._status_values(record, invocation_id))
-        return record, blocked
+            stamped = tx.execute(_SET_STATUS, self._status_values(record, invocation_id)).fetchall()
+        return _stamped(record, stamped), blocked
 
     def _status_values(
         self, record: InvocationStatusRecord, invocation_id: "InvocationId"
     ) -> tuple[object, ...]:
-        """Parameters of :data:`_UPDATE_STATUS`."""
-        return (
-            record.status.value,
-            record.runner_id,
-            _epoch(record.timestamp),
-            self.app_key,
-            invocation_id,
-        )
+        """The leading parameters of :data:`_SET_STATUS` and its variant."""
+        return (record.status.value, record.runner_id, self.app_key, invocation_id)
 
     def _read_record(
         self, conn: sqlite3.Connection, invocation_id: "InvocationId"
@@ -555,7 +565,7 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         ).fetchone()
         if row is None:
             raise self._unknown(invocation_id)
-        return InvocationStatusRecord(_STATUS_BY_VALUE[row[0]], row[1], _utc(row[2])), row[3]
+        return InvocationStatusRecord(_status(row[0]), row[1], _utc(row[2])), row[3]
 
     def set_invocation_status(
         self,
@@ -644,7 +654,7 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
             )
         if row is None:
             raise self._unknown(invocation_id)
-        return _STATUS_BY_VALUE[row[0]]
+        return _status(row[0])
 
     def get_invocation_status_record(self, invocation_id: "InvocationId") -> InvocationStatusRecord:
         """The stored status, owner and time of the last change.
