@@ -70,6 +70,8 @@ ORCHESTRATOR_CLASSES = {
     "broken-claim": "BrokenClaimOrchestrator",
 }
 FINAL_STATUSES = sorted(InvocationStatus.get_final_statuses())
+#: How long wait_final waits for the history entries of invocations already final.
+HISTORY_SETTLE_SECONDS = 10.0
 #: Environment variable naming a file where every started process group is noted,
 #: so that ``run_all.py`` can end leftovers of a scenario it had to kill.
 LEDGER_ENV = "SCENARIOS_PROCESS_LEDGER"
@@ -524,7 +526,10 @@ class AppEnv:
         """Wait until ``expected`` invocations of ``tasks`` are final.
 
         Gives up after ``timeout`` seconds, or after ``stall`` seconds without a
-        new final invocation (a deadlock shows as a stall).
+        new final invocation (a deadlock shows as a stall). Once they are final,
+        waits (at most ``HISTORY_SETTLE_SECONDS``) for their final history entries:
+        pynenc writes the status first and the history after it, so stopping a
+        runner at once could cut off a history entry.
         """
         start = last_change = time.time()
         final = previous = -1
@@ -534,6 +539,7 @@ class AppEnv:
             if final != previous:
                 previous, last_change = final, now
             if final >= expected:
+                self._wait_final_histories(tasks, final)
                 return Wait(True, False, now - start, final, expected)
             if now - start > timeout:
                 return Wait(False, False, now - start, final, expected)
@@ -542,6 +548,18 @@ class AppEnv:
             if on_tick is not None:
                 on_tick()
             time.sleep(0.25)
+
+    def _wait_final_histories(self, tasks: Sequence[str], final: int) -> None:
+        deadline = time.time() + HISTORY_SETTLE_SECONDS
+        ids = {i for task in tasks for i in self.invocation_ids(task)}
+        while time.time() < deadline:
+            histories = self.histories()
+            recorded = sum(
+                1 for i in ids if any(e.status in FINAL_STATUSES for e in histories.get(i, ()))
+            )
+            if recorded >= final:
+                return
+            time.sleep(0.1)
 
     def recover_now(self) -> int:
         """Run the bodies of pynenc's two recovery core tasks in this process.
