@@ -1,5 +1,7 @@
 """One table of every scenario case x matrix cell, from the cells' summary.json files.
 
+Each cell shows the outcome, the seconds the case took and its headline metric.
+
 python scenarios/matrix_report.py results/scenarios
 """
 
@@ -7,6 +9,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
+
+#: The metric shown per case: the first one a case reports, its format, and the unit
+#: of numeric values.
+HEADLINE_METRICS = (
+    ("tasks_per_s", "{} tasks/s", ""),
+    ("running_overlaps", "{} overlaps", ""),
+    ("duplicates", "{} duplicates", ""),
+    ("ran_twice", "{} ran twice", ""),
+    ("resumed_after_s", "resumed after {}", "s"),
+)
 
 
 def matrix(results: Path) -> str:
@@ -17,9 +30,7 @@ def matrix(results: Path) -> str:
         outcomes = cells.setdefault(summary.parent.name, {})
         for run in data["runs"]:
             for case in run["cases"]:
-                outcomes[f"{case['scenario']} {case['label']}"] = (
-                    f"{case['outcome']} {case['seconds']:.0f}s"
-                )
+                outcomes[f"{case['scenario']} {case['label']}"] = _cell(case)
     if not cells:
         return "no summary.json under " + str(results)
     rows = sorted({case for outcomes in cells.values() for case in outcomes})
@@ -29,6 +40,16 @@ def matrix(results: Path) -> str:
         for case in rows
     ]
     return "\n".join(lines) + "\n"
+
+
+def _cell(case: dict[str, Any]) -> str:
+    text = f"{case['outcome']} {case['seconds']:.0f}s"
+    for name, form, unit in HEADLINE_METRICS:
+        if name in case["metrics"]:
+            value = case["metrics"][name]
+            shown = f"{value}{unit}" if isinstance(value, int | float) else str(value)
+            return f"{text}, {form.format(shown)}"
+    return text
 
 
 def main() -> int:
