@@ -168,12 +168,12 @@ class Database:
         conn = self.connection()
         with self._errors:
             rows = conn.execute(statement, params).fetchall()
-            self._bound_wal(conn)
+            if self.settings.journal_mode is JournalMode.WAL:
+                self._bound_wal(conn)
         return rows
 
     def _bound_wal(self, conn: sqlite3.Connection) -> None:
-        """After a commit in WAL mode: every few hundred commits, truncate a WAL that
-        outgrew its bound (no-op in the other journal modes).
+        """Every few hundred commits, truncate a WAL that outgrew its bound.
 
         SQLite's automatic checkpoints are passive: while readers keep snapshots open,
         the WAL is never rewound and grows without limit (about 1 GB in 20 s with 16
@@ -182,8 +182,6 @@ class Database:
         ``_CHECKPOINT_WAIT_SECONDS`` so that a reader that never pauses cannot stall
         this writer; the next check tries again.
         """
-        if self.settings.journal_mode is not JournalMode.WAL:
-            return
         commits = getattr(self._local, "commits", 0) + 1
         self._local.commits = commits
         if commits % _WAL_CHECK_EVERY_COMMITS:
@@ -368,9 +366,12 @@ class _WriteTransaction:
             finally:
                 if conn.in_transaction:  # the body or the commit failed
                     conn.execute("ROLLBACK")
-            if error is None:
+            if error is None and database.settings.journal_mode is JournalMode.WAL:
                 database._bound_wal(conn)
-        database.translate_errors().__exit__(kind, error, _)
+        if isinstance(error, sqlite3.Error):
+            translated = database._translate(error)
+            if translated is not None:
+                raise translated from error
 
 
 def _primary_code(error: sqlite3.Error) -> int:
