@@ -26,6 +26,7 @@ from pynenc.invocation.status import InvocationStatus, get_status_definition
 
 from pynenc_contract import kit, tasks
 from pynenc_sqlite import DatabaseFileError, DatabaseLockedError, PynencSQLiteOrchestrator
+from pynenc_sqlite.schema import Tables
 
 pytestmark = pytest.mark.faults
 
@@ -72,6 +73,15 @@ def _intact(db: Path) -> bool:
             return False
 
 
+def _stored_elsewhere(db: Path, invocation_ids: list[str]) -> str:
+    """Whether a new connection sees ids that the orchestrator's own connection did not."""
+    with sqlite3.connect(db) as raw:
+        marks = ", ".join("?" * len(invocation_ids))
+        query = f"SELECT COUNT(*) FROM {Tables.INVOCATIONS} WHERE invocation_id IN ({marks})"
+        (found,) = raw.execute(query, invocation_ids).fetchone()
+    return f"{found} of them seen through a new connection"
+
+
 def _check_survivors(db: Path, orchestrator: PynencSQLiteOrchestrator, log: Path) -> int:
     """Integrity, valid records, and every logged (committed) operation present."""
     records = {
@@ -89,7 +99,8 @@ def _check_survivors(db: Path, orchestrator: PynencSQLiteOrchestrator, log: Path
     for line in operations:
         kind, *ids = line.split()
         if kind == "registered":
-            assert all(InvocationId(i) in records for i in ids)
+            lost = [i for i in ids if InvocationId(i) not in records]
+            assert not lost, f"{line!r}: {lost} not seen, {_stored_elsewhere(db, lost)}"
         elif kind == "status":
             reached = WALK.index(records[InvocationId(ids[0])].status)
             assert reached >= int(ids[1]), line

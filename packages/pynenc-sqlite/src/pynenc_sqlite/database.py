@@ -36,7 +36,10 @@ _LOG = logging.getLogger(__name__)
 _NOW_FUNCTION = "pynenc_sqlite_now"
 #: SQL for "now" in epoch seconds, evaluated when the statement runs (under its lock).
 NOW_SQL = f"{_NOW_FUNCTION}()"
-_WAL_CHECK_EVERY_COMMITS = 200
+#: Commits between two WAL size checks of a thread: the fewest, and the most after
+#: truncations that readers kept blocking (the interval doubles after each one).
+_WAL_CHECK_COMMITS_MIN = 16
+_WAL_CHECK_COMMITS_MAX = 256
 _CHECKPOINT_WAIT_SECONDS = 0.5
 _PAGE_BYTES = 4096
 _LOCKED_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
@@ -168,39 +171,51 @@ class Database:
         conn = self.connection()
         with self._errors:
             rows = conn.execute(statement, params).fetchall()
-            if self.settings.journal_mode is JournalMode.WAL:
-                self._bound_wal(conn)
+            self._bound_wal(conn)
         return rows
 
     def _bound_wal(self, conn: sqlite3.Connection) -> None:
-        """Every few hundred commits, truncate a WAL that outgrew its bound.
+        """After a commit in WAL mode: every few commits, truncate a WAL that outgrew
+        its bound (no-op in the other journal modes).
 
         SQLite's automatic checkpoints are passive: while readers keep snapshots open,
         the WAL is never rewound and grows without limit (about 1 GB in 20 s with 16
         busy processes and one reader). A TRUNCATE checkpoint waits for those readers
         to move on, then rewinds and truncates the file. It waits at most
         ``_CHECKPOINT_WAIT_SECONDS`` so that a reader that never pauses cannot stall
-        this writer; the next check tries again.
+        this writer; each blocked attempt doubles the commits until the next one.
         """
-        commits = getattr(self._local, "commits", 0) + 1
-        self._local.commits = commits
-        if commits % _WAL_CHECK_EVERY_COMMITS:
+        if self.settings.journal_mode is not JournalMode.WAL:
             return
+        local = self._local
+        commits_left = getattr(local, "wal_check_in", 1) - 1
+        if commits_left:
+            local.wal_check_in = commits_left
+            return
+        interval = getattr(local, "wal_check_interval", _WAL_CHECK_COMMITS_MIN)
         try:
             size = os.stat(self._wal_path).st_size
         except FileNotFoundError:
-            return
-        if size <= self._wal_limit_bytes:
-            return
+            size = 0
+        if size > self._wal_limit_bytes and not self._truncate_wal(conn):
+            interval = min(interval * 2, _WAL_CHECK_COMMITS_MAX)
+        else:
+            interval = _WAL_CHECK_COMMITS_MIN
+        local.wal_check_interval = local.wal_check_in = interval
+
+    def _truncate_wal(self, conn: sqlite3.Connection) -> bool:
+        """Checkpoint and truncate the WAL, waiting briefly for readers; whether it did."""
         wait_ms = int(min(_CHECKPOINT_WAIT_SECONDS, self.settings.busy_timeout_seconds) * 1000)
         conn.execute(f"PRAGMA busy_timeout={wait_ms}")
         try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            (blocked, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except sqlite3.OperationalError as error:
             if _primary_code(error) not in _LOCKED_CODES:
-                raise  # another process checkpointing at the same time is fine
+                raise
+            return False  # another process is checkpointing at the same time
         finally:
             conn.execute(f"PRAGMA busy_timeout={int(self.settings.busy_timeout_seconds * 1000)}")
+        return not blocked
 
     def translate_errors(self) -> "_ErrorTranslation":
         """A context that turns SQLite errors a user can act on into this package's errors."""
@@ -366,12 +381,9 @@ class _WriteTransaction:
             finally:
                 if conn.in_transaction:  # the body or the commit failed
                     conn.execute("ROLLBACK")
-            if error is None and database.settings.journal_mode is JournalMode.WAL:
+            if error is None:
                 database._bound_wal(conn)
-        if isinstance(error, sqlite3.Error):
-            translated = database._translate(error)
-            if translated is not None:
-                raise translated from error
+        database.translate_errors().__exit__(kind, error, _)
 
 
 def _primary_code(error: sqlite3.Error) -> int:

@@ -521,7 +521,7 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         checks_running = (
             enforce_running
             and current.status == InvocationStatus.PENDING
-            and self._running_mode(task_id) != ConcurrencyControlType.DISABLED
+            and self._task(task_id).conf.running_concurrency != ConcurrencyControlType.DISABLED
         )
         if not checks_running:
             record = status_record_transition(current, status, runner_id)
@@ -601,14 +601,14 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
             allowed_statuses=get_status_definition(record.status).allowed_transitions,
         )
 
-    def _running_mode(self, task_id: str) -> ConcurrencyControlType:
-        return self.app.get_task(TaskId.from_key(task_id)).conf.running_concurrency
+    def _task(self, task_id: str) -> "Task[Any, Any]":
+        return self.app.get_task(TaskId.from_key(task_id))
 
     def _running_elsewhere(
         self, tx: sqlite3.Connection, invocation_id: "InvocationId", task_id: str
     ) -> bool:
         """Whether running concurrency forbids this invocation to start now."""
-        task = self.app.get_task(TaskId.from_key(task_id))
+        task = self._task(task_id)
         mode = task.conf.running_concurrency
         if mode == ConcurrencyControlType.DISABLED:
             return False
