@@ -40,7 +40,7 @@ NOW_SQL = f"{_NOW_FUNCTION}()"
 #: truncations that readers kept blocking (the interval doubles after each one).
 _WAL_CHECK_COMMITS_MIN = 16
 _WAL_CHECK_COMMITS_MAX = 256
-_CHECKPOINT_WAIT_SECONDS = 0.5
+_CHECKPOINT_WAIT_SECONDS = 0.1
 _PAGE_BYTES = 4096
 _LOCKED_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
