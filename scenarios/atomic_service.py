@@ -115,7 +115,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
             Check(
                 "service resumes after its holder is killed",
                 resumed is not None,
-                f"resumed {result.metrics['resumed_after_s']}s after the kill "
+                f"resumed {f'{resumed - killed_at:.1f}s' if resumed else 'never'} after the kill "
                 f"(dead timeout {dead_seconds:g}s); the holder's record is now "
                 f"{result.metrics['stale_record']}",
             )
