@@ -1,5 +1,6 @@
 """The database file: journal modes, permissions, bad files, schema versions, connections."""
 
+import fcntl
 import itertools
 import os
 import sqlite3
@@ -30,6 +31,40 @@ MakeApp = Callable[..., Pynenc]
 def _ours(app: Pynenc) -> PynencSQLiteOrchestrator:
     assert isinstance(app.orchestrator, PynencSQLiteOrchestrator)
     return app.orchestrator
+
+
+class _ForkedChild:
+    """A forked child running ``body``; the test and the child take turns over pipes."""
+
+    def __init__(self, body: Callable[["_ForkedChild"], str]) -> None:
+        to_child, to_test = os.pipe(), os.pipe()
+        self.pid = os.fork()
+        mine, theirs = (to_child, to_test) if self.pid == 0 else (to_test, to_child)
+        os.close(mine[1])
+        os.close(theirs[0])
+        self._reads, self._writes = mine[0], theirs[1]
+        if self.pid == 0:  # pragma: no cover - runs in the child
+            try:
+                self.tell(body(self))
+            finally:
+                os._exit(0)
+
+    def tell(self, message: str) -> None:
+        """Send one line to the other side."""
+        os.write(self._writes, f"{message}\n".encode())
+
+    def hear(self) -> str:
+        """The next line from the other side ("" once it is gone)."""
+        line = b""
+        while not line.endswith(b"\n") and (byte := os.read(self._reads, 1)):
+            line += byte
+        return line.decode().removesuffix("\n")
+
+    def result(self) -> str:
+        """What ``body`` returned, once the child has exited."""
+        reply = self.hear()
+        os.waitpid(self.pid, 0)
+        return reply
 
 
 def test_the_configured_journal_mode_is_the_one_in_use(
@@ -161,23 +196,73 @@ def test_a_forked_child_opens_its_own_connection(make_app: MakeApp) -> None:
     orchestrator = _ours(app)
     (invocation_id,) = kit.registered(app, 1)
     parent_connection = orchestrator.database.connection()
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: must not touch the parent's connection
-        try:
-            own = orchestrator.database.connection() is not parent_connection
-            orchestrator._atomic_status_transition(invocation_id, InvocationStatus.PENDING, "child")
-            os.write(write, b"ok" if own else b"reused")
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
-    assert os.read(read, 10) == b"ok"
+
+    def body(_: _ForkedChild) -> str:  # must not touch the parent's connection
+        own = orchestrator.database.connection() is not parent_connection
+        orchestrator._atomic_status_transition(invocation_id, InvocationStatus.PENDING, "child")
+        return "ok" if own else "reused"
+
+    assert _ForkedChild(body).result() == "ok"
     assert orchestrator.database.connection() is parent_connection
     record = orchestrator.get_invocation_status_record(invocation_id)
     assert (record.status, record.runner_id) == (InvocationStatus.PENDING, "child")
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.skipif(JOURNAL_MODE != "wal", reason="the WAL is deleted only in journal_mode wal")
+@pytest.mark.timeout(60)
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_keeps_its_commits_when_the_parent_closes(make_app: MakeApp) -> None:
+    """The child inherits SQLite's lock records, not the locks: the parent's close must
+    still see the child and leave the WAL it writes to in place."""
+    app = make_app()
+    orchestrator = _ours(app)
+    kit.registered(app, 1)  # the parent holds a connection when it forks
+
+    def body(child: _ForkedChild) -> str:
+        first = kit.registered(app, 5)
+        child.tell("open")
+        child.hear()  # the parent has closed its connection
+        return " ".join(first + kit.registered(app, 20))
+
+    child = _ForkedChild(body)
+    assert child.hear() == "open"
+    orchestrator.close()
+    child.tell("closed")
+    committed = child.result().split()
+    with sqlite3.connect(orchestrator.sqlite_db_path) as fresh:
+        stored = {
+            row[0] for row in fresh.execute(f"SELECT invocation_id FROM {Tables.INVOCATIONS}")
+        }
+    assert len(committed) == 25
+    assert set(committed) <= stored, f"{len(set(committed) - stored)} of 25 commits lost"
+
+
+@pytest.mark.skipif(JOURNAL_MODE != "wal", reason="the child's own lock is taken in wal")
+@pytest.mark.timeout(60)
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_reports_a_file_locked_past_the_busy_timeout(make_app: MakeApp) -> None:
+    app = make_app(busy_timeout_seconds=0.2)
+    orchestrator = _ours(app)
+    kit.registered(app, 1)
+
+    def body(child: _ForkedChild) -> str:
+        child.hear()  # the parent holds the file's EXCLUSIVE lock
+        try:
+            kit.registered(app, 1)
+        except DatabaseLockedError as error:
+            return str(error)
+        return "registered"
+
+    child = _ForkedChild(body)
+    orchestrator.close()
+    with open(orchestrator.sqlite_db_path, "rb+") as exclusive:  # as SQLite's EXCLUSIVE lock
+        fcntl.lockf(exclusive, fcntl.LOCK_EX, 510, 0x40000002)
+        child.tell("locked")
+        reported = child.result()
+    assert "stayed locked for more than the busy timeout of 0.2s" in reported
+
+
 def test_a_lock_held_past_the_busy_timeout_is_a_clear_error(make_app: MakeApp) -> None:
     app = make_app(busy_timeout_seconds=0.2)
     orchestrator = _ours(app)

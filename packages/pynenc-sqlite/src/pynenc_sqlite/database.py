@@ -1,12 +1,15 @@
 """Kept connections to one SQLite database file, checked once and reused.
 
 One connection per process and thread, opened lazily with the configured
-PRAGMAs (never per call), never reused in a forked child, closed by
+PRAGMAs (never per call), never used or closed in a forked child (which opens
+its own, holding the lock SQLite believes it inherited), closed by
 :meth:`Database.close` or at interpreter exit. Writes run in ``BEGIN IMMEDIATE``
 transactions; waiting for other writers is left to SQLite's busy timeout.
 """
 
 import atexit
+import errno
+import fcntl
 import logging
 import os
 import sqlite3
@@ -31,6 +34,15 @@ from pynenc_sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 _INHERITED_THROUGH_FORK: list[sqlite3.Connection] = []
 #: Every open database of this process, closed at interpreter exit.
 _OPEN_DATABASES: "weakref.WeakSet[Database]" = weakref.WeakSet()
+#: Database files (real paths) whose SQLite lock records this process copied from a
+#: parent through fork: records of locks that this process does not hold.
+_LOCK_RECORDS_INHERITED: set[str] = set()
+#: Per file, the descriptor that holds this process's own SHARED lock. Never closed:
+#: closing any descriptor of a file drops every lock this process holds on it.
+_SHARED_LOCKS: dict[str, int] = {}
+#: SQLite's unix locking: a SHARED lock is a read lock on these bytes of the file.
+_SHARED_FIRST = 0x40000000 + 2
+_SHARED_SIZE = 510
 
 _LOG = logging.getLogger(__name__)
 _NOW_FUNCTION = "pynenc_sqlite_now"
@@ -53,17 +65,14 @@ class _Connection(sqlite3.Connection):
     """A connection that can be referenced weakly (plain ones cannot)."""
 
 
-#: Incremented in a child after each fork: connections of older generations were
-#: inherited (cheaper than comparing pids on every call).
-_fork_generation = 0
+def _after_fork_in_child() -> None:
+    """Set the parent's connections aside; this process opens its own on first use."""
+    _SHARED_LOCKS.clear()  # the descriptors are inherited (and stay open), the locks are not
+    for database in list(_OPEN_DATABASES):
+        database._set_aside_inherited()
 
 
-def _count_fork() -> None:
-    global _fork_generation  # noqa: PLW0603 - one counter per process, by design
-    _fork_generation += 1
-
-
-os.register_at_fork(after_in_child=_count_fork)
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Database:
@@ -75,6 +84,7 @@ class Database:
         self._errors = _ErrorTranslation(self)
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._wal_path = f"{settings.path}-wal"
+        self._real_path = os.path.realpath(settings.path)
         #: Bytes past which a TRUNCATE checkpoint is forced (4x the autocheckpoint size).
         self._wal_limit_bytes = settings.wal_autocheckpoint_pages * _PAGE_BYTES * 4
         self._prepare_file()
@@ -85,33 +95,67 @@ class Database:
 
     # -- connections -------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use and after a fork.
-
-        Forks are seen through :func:`os.register_at_fork`, so a fork made in C
-        without Python's fork hooks (which is unsafe for Python code anyway) is not.
-        """
+        """This thread's connection, opened on first use (in a forked child too)."""
         try:
-            entry: tuple[int, sqlite3.Connection] = self._local.entry
+            conn: sqlite3.Connection = self._local.conn
         except AttributeError:
-            pass
-        else:
-            if entry[0] == _fork_generation:
-                return entry[1]
-            _INHERITED_THROUGH_FORK.append(entry[1])
-        conn = self._connect()
-        self._local.entry = (_fork_generation, conn)
+            conn = self._local.conn = self._connect()
         return conn
 
     def close(self) -> None:
         """Close every connection this process opened (threads included)."""
-        pid = os.getpid()
         for conn in list(self._connections):
-            if getattr(conn, "owner_pid", None) == pid:
-                conn.close()
+            conn.close()
         self._local = threading.local()
+
+    def _set_aside_inherited(self) -> None:
+        """In a forked child: keep the parent's connections, unused, and forget them.
+
+        Forks are seen through :func:`os.register_at_fork`, so a fork made in C
+        without Python's fork hooks (which is unsafe for Python code anyway) is not.
+        """
+        if self._connections:
+            _INHERITED_THROUGH_FORK.extend(self._connections)
+            _LOCK_RECORDS_INHERITED.add(self._real_path)
+        self._connections = weakref.WeakSet()
+        self._local = threading.local()
+
+    def _hold_shared_lock(self) -> None:
+        """Take the SHARED lock that SQLite's copied lock records say this process holds.
+
+        A forked child inherits SQLite's records of its parent's locks on the file,
+        not the locks, so its own connections take none. In WAL mode a process that
+        closes the last other connection then sees nobody left: it checkpoints and
+        deletes the WAL that this process still writes to, and every later commit of
+        this process is lost. This takes the read lock on SQLite's SHARED bytes,
+        waiting at most the busy timeout, on a descriptor kept open until exit.
+        """
+        path = self.settings.path
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        deadline = time.monotonic() + self.settings.busy_timeout_seconds
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, _SHARED_SIZE, _SHARED_FIRST)
+            except OSError as error:
+                locked = error.errno in (errno.EACCES, errno.EAGAIN)
+                if locked and time.monotonic() < deadline:
+                    time.sleep(0.001)
+                    continue
+                os.close(fd)  # this process holds no lock on the file yet
+                if locked:
+                    raise DatabaseLockedError(path, self.settings.busy_timeout_seconds) from error
+                raise
+            _SHARED_LOCKS[self._real_path] = fd
+            return
 
     def _connect(self) -> _Connection:
         settings = self.settings
+        if (
+            settings.journal_mode is JournalMode.WAL
+            and self._real_path in _LOCK_RECORDS_INHERITED
+            and self._real_path not in _SHARED_LOCKS
+        ):
+            self._hold_shared_lock()
         conn = sqlite3.connect(
             settings.path,
             timeout=settings.busy_timeout_seconds,
@@ -120,7 +164,6 @@ class Database:
             cached_statements=256,
             factory=_Connection,
         )
-        conn.owner_pid = os.getpid()  # type: ignore[attr-defined]
         conn.create_function(_NOW_FUNCTION, 0, _now)
         try:
             with self.translate_errors():
