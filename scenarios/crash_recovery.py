@@ -184,7 +184,7 @@ def _restore_entries_lost_at_kill(
         ):
             continue
         entries.append(harness.HistoryEntry(record.status, owner, owner, ts, ts))
-        entries.sort(key=lambda entry: (entry.ts, entry.logged))
+        entries.sort(key=harness.HistoryEntry.order)
         restored.append(f"{invocation_id[:8]} {record.status.value}")
     return restored
 

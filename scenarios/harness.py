@@ -592,7 +592,7 @@ class AppEnv:
             history = InvocationHistory.from_json(raw)
             result[history.invocation_id].append(HistoryEntry.of(history))
         for entries in result.values():
-            entries.sort(key=lambda e: (e.ts, e.logged))
+            entries.sort(key=HistoryEntry.order)
         return result
 
     def invocation_rows(self) -> dict[str, "InvocationRow"]:
@@ -687,6 +687,10 @@ class HistoryEntry:
     requester: str
     ts: float
     logged: float
+
+    def order(self) -> tuple[float, float]:
+        """Sort key: orchestrator write time, then logging time."""
+        return (self.ts, self.logged)
 
     @classmethod
     def of(cls, history: InvocationHistory) -> "HistoryEntry":

@@ -23,6 +23,7 @@ from pynenc_sqlite import (
     PynencSQLiteOrchestrator,
     SchemaVersionError,
 )
+from pynenc_sqlite.database import _SHARED_FIRST, _SHARED_SIZE
 from pynenc_sqlite.schema import MIGRATIONS, Tables
 
 MakeApp = Callable[..., Pynenc]
@@ -31,6 +32,13 @@ MakeApp = Callable[..., Pynenc]
 def _ours(app: Pynenc) -> PynencSQLiteOrchestrator:
     assert isinstance(app.orchestrator, PynencSQLiteOrchestrator)
     return app.orchestrator
+
+
+def _register_and_start(app: Pynenc, batches: int) -> None:
+    """Write about 11 commits per batch: 5 registrations, each walked to RUNNING."""
+    for _ in range(batches):
+        for invocation_id in kit.registered(app, 5):
+            kit.walk(app, invocation_id, kit.path_to(InvocationStatus.RUNNING))
 
 
 class _ForkedChild:
@@ -257,7 +265,7 @@ def test_a_forked_child_reports_a_file_locked_past_the_busy_timeout(make_app: Ma
     child = _ForkedChild(body)
     orchestrator.close()
     with open(orchestrator.sqlite_db_path, "rb+") as exclusive:  # as SQLite's EXCLUSIVE lock
-        fcntl.lockf(exclusive, fcntl.LOCK_EX, 510, 0x40000002)
+        fcntl.lockf(exclusive, fcntl.LOCK_EX, _SHARED_SIZE, _SHARED_FIRST)
         child.tell("locked")
         reported = child.result()
     assert "stayed locked for more than the busy timeout of 0.2s" in reported
@@ -326,8 +334,7 @@ def test_the_wal_is_truncated_while_a_reader_holds_snapshots(make_app: MakeApp) 
     sizes = []
     try:
         for _ in range(200):  # about 30 MB of WAL frames if it were never rewound
-            for invocation_id in kit.registered(app, 5):
-                kit.walk(app, invocation_id, kit.path_to(InvocationStatus.RUNNING))
+            _register_and_start(app, 1)
             sizes.append(wal.stat().st_size)
     finally:
         stop.set()
@@ -348,20 +355,14 @@ def test_a_reader_that_never_lets_go_costs_writers_few_checkpoint_waits(
     orchestrator.database.connection().set_trace_callback(
         lambda sql: truncations.append(sql) if "wal_checkpoint(TRUNCATE)" in sql else None
     )
-
-    def write_about(commits: int) -> None:
-        for _ in range(commits // 11):  # 1 registration and 10 transitions
-            for invocation_id in kit.registered(app, 5):
-                kit.walk(app, invocation_id, kit.path_to(InvocationStatus.RUNNING))
-
     reader = sqlite3.connect(orchestrator.sqlite_db_path, isolation_level=None)
     reader.execute("BEGIN")
-    reader.execute("SELECT COUNT(*) FROM orchestrator_invocations").fetchone()
-    write_about(1100)
+    reader.execute(f"SELECT COUNT(*) FROM {Tables.INVOCATIONS}").fetchone()
+    _register_and_start(app, 100)  # about 1,100 commits
     blocked_attempts, held_size = len(truncations), wal.stat().st_size
     reader.execute("COMMIT")
     reader.close()
-    write_about(300)
+    _register_and_start(app, 27)  # about 300 commits
     # one attempt per 16 commits would be about 70; backing off keeps it near 8
     assert 1 <= blocked_attempts <= 12, truncations
     assert wal.stat().st_size < held_size, "the WAL was not truncated once the reader left"
