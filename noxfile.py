@@ -92,6 +92,13 @@ def typecheck(session: nox.Session) -> None:
     )
 
 
+@nox.session(python=PYTHONS[0], tags=["ci", "quick"])
+def tools(session: nox.Session) -> None:
+    """The repo's own tools (tools/under_load.py)."""
+    install(session, "test")
+    session.run("pytest", "tools", "-p", "no:cacheprovider", *session.posargs)
+
+
 @nox.session(python=PYTHONS, tags=["ci"])
 @nox.parametrize("journal_mode", JOURNAL_MODES)
 def tests(session: nox.Session, journal_mode: str) -> None:

@@ -7,6 +7,7 @@ and pid), which is how the scenarios see what actually ran and how often.
 The registration scenario's client processes call :func:`register_client`.
 """
 
+import fcntl
 import os
 import sqlite3
 import time
@@ -158,7 +159,14 @@ if _delay := float(os.environ.get("SCENARIO_CONCURRENCY_CHECK_DELAY") or 0):
     _widen_concurrency_checks(_delay)
 
 
-def register_client(key: str, start_at: float) -> None:
-    """Submit ``registered_once(key)`` at wall-clock ``start_at``; print the invocation id."""
-    time.sleep(max(0.0, start_at - time.time()))
+def pass_gate(name: str) -> None:
+    """Wait at the scenario's start gate ``name`` (a file in the work dir) until it opens."""
+    with (HERE / name).open("rb") as gate:
+        print(f"waiting at {name}", flush=True)
+        fcntl.lockf(gate, fcntl.LOCK_SH)
+
+
+def register_client(key: str, gate: str) -> None:
+    """Submit ``registered_once(key)`` the instant ``gate`` opens; print the invocation id."""
+    pass_gate(gate)
     print(registered_once(key).invocation_id, flush=True)

@@ -16,6 +16,7 @@
 import argparse
 import atexit
 import contextlib
+import fcntl
 import importlib
 import importlib.metadata
 import json
@@ -237,6 +238,42 @@ class ManagedProcess:
         _LIVE.pop(self.pid, None)
 
 
+class StartGate:
+    """A start line for processes: each waits for a shared lock on a file that this
+    process holds exclusively, so all of them pass at the instant it lets go.
+
+    A process at the gate prints ``waiting at <file name>`` (see ``pass_gate`` in
+    ``app_template.py``); the gate opens once every process has printed it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: Any = path.open("wb")
+        fcntl.lockf(self._handle, fcntl.LOCK_EX)
+
+    def open_when_all_wait(self, processes: Sequence[ManagedProcess], deadline: float) -> None:
+        """Open the gate once each process waits at it; fail when one exits or at deadline."""
+        mark = f"waiting at {self.path.name}\n"
+        waiting: set[int] = set()
+        while len(waiting) < len(processes):
+            for process in processes:
+                if process.pid not in waiting and mark in process.log_path.read_text():
+                    waiting.add(process.pid)
+                elif not process.alive():
+                    raise RuntimeError(f"{process.name} exited: {tail(process.log_path)}")
+            if time.time() > deadline:
+                raise TimeoutError(
+                    f"{len(waiting)} of {len(processes)} processes reached {self.path.name}"
+                )
+            time.sleep(0.02)
+        self.open()
+
+    def open(self) -> None:
+        """Let every waiting process through (idempotent)."""
+        if not self._handle.closed:
+            self._handle.close()  # releases the lock
+
+
 def cleanup_processes() -> None:
     """End every process group this process started and did not stop yet."""
     for process in list(_LIVE.values()):
@@ -447,8 +484,15 @@ class AppEnv:
         eligible = True if parents_only else None
         return list(self.app.orchestrator.get_active_runners(can_run_atomic_service=eligible))
 
-    def run_clients(self, codes: Sequence[str], timeout: float) -> list[str]:
-        """Run ``python -c code`` in the work dir for each code, concurrently; stdout of each."""
+    def run_clients(
+        self, codes: Sequence[str], timeout: float, gates: Sequence[str] = ()
+    ) -> list[str]:
+        """Run ``python -c code`` in the work dir for each code, concurrently; stdout of each.
+
+        Each of ``gates`` (names of :class:`StartGate` files in the work dir) opens once
+        every client is waiting at it, so that all of them pass it at the same instant.
+        """
+        closed = [StartGate(self.workdir / gate) for gate in gates]
         clients = [
             ManagedProcess(
                 f"client-{i}",
@@ -461,9 +505,13 @@ class AppEnv:
         ]
         deadline = time.time() + timeout
         try:
+            for gate in closed:
+                gate.open_when_all_wait(clients, deadline)
             for client in clients:
                 client.popen.wait(max(0.1, deadline - time.time()))
         finally:
+            for gate in closed:
+                gate.open()
             for client in clients:
                 client.stop(grace=0.5)
         return [client.log_path.read_text() for client in clients]

@@ -3,22 +3,20 @@
 ``registered_once`` has ``registration_concurrency=ARGUMENTS``: while an
 invocation of a call is REGISTERED, submitting the same call again must reuse
 it. Several client processes submit ``registered_once(key)`` at the same
-wall-clock instant, for a few keys in turn, before any runner starts; then one
-runner executes what was registered.
+instant (they pass a start gate together), for a few keys in turn, before any
+runner starts; then one runner executes what was registered.
 
 Invariants: one invocation per call (key); every registered invocation ends
 SUCCESS; histories replay; no "database is locked" in the logs.
 """
 
 import sys
-import time
 from collections import defaultdict
 
 import harness
 from harness import Case, CaseResult, Check, Options
 
 NAME = "registration"
-ROUND_SECONDS = 0.7
 
 
 def plan(opts: Options) -> list[Case]:
@@ -40,13 +38,13 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
     """Synchronised submissions from client processes, then one runner."""
     clients, rounds = case.params["clients"], case.params["rounds"]
     with harness.app_env(case, opts, result, slots=2) as env:
-        start_at = time.time() + 2.0 + 0.4 * clients  # time for every client to import
         code = (
             f"import {harness.APP_MODULE} as m\n"
             f"for r in range({rounds}):\n"
-            f"    m.register_client(f'key-{{r}}', {start_at} + r * {ROUND_SECONDS})\n"
+            f"    m.register_client(f'key-{{r}}', f'gate-{{r}}')\n"
         )
-        outputs = env.run_clients([code] * clients, timeout=60 + rounds * ROUND_SECONDS)
+        gates = [f"gate-{r}" for r in range(rounds)]
+        outputs = env.run_clients([code] * clients, timeout=90, gates=gates)
         returned = {
             line.strip() for out in outputs for line in out.splitlines() if len(line.strip()) == 36
         }

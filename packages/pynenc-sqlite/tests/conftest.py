@@ -1,6 +1,7 @@
 """Fixtures for pynenc-sqlite's own tests: apps on a temporary database, per journal mode."""
 
 import os
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +32,54 @@ def build_app(
         .build()
     )
     return app
+
+
+class ForkedChild:
+    """A forked child running ``body``; the test and the child take turns over pipes."""
+
+    def __init__(self, body: Callable[["ForkedChild"], str]) -> None:
+        to_child, to_test = os.pipe(), os.pipe()
+        self.pid = os.fork()
+        mine, theirs = (to_child, to_test) if self.pid == 0 else (to_test, to_child)
+        os.close(mine[1])
+        os.close(theirs[0])
+        self._reads, self._writes = mine[0], theirs[1]
+        if self.pid == 0:  # pragma: no cover - runs in the child
+            try:
+                self.tell(body(self))
+            finally:
+                os._exit(0)
+
+    def tell(self, message: str) -> None:
+        """Send one line to the other side."""
+        os.write(self._writes, f"{message}\n".encode())
+
+    def hear(self) -> str:
+        """The next line from the other side ("" once it is gone)."""
+        line = b""
+        while not line.endswith(b"\n") and (byte := os.read(self._reads, 1)):
+            line += byte
+        return line.decode().removesuffix("\n")
+
+    def result(self) -> str:
+        """What ``body`` returned, once the child has exited."""
+        reply = self.hear()
+        os.waitpid(self.pid, 0)
+        self._close()
+        return reply
+
+    def kill(self) -> list[str]:
+        """SIGKILL the child; the lines it sent that were not heard yet."""
+        os.kill(self.pid, signal.SIGKILL)
+        _, status = os.waitpid(self.pid, 0)
+        assert os.WIFSIGNALED(status), f"the child exited ({status}) before it was killed"
+        unheard = list(iter(self.hear, ""))
+        self._close()
+        return unheard
+
+    def _close(self) -> None:
+        os.close(self._reads)
+        os.close(self._writes)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import JOURNAL_MODE
+from conftest import JOURNAL_MODE, ForkedChild
 from pynenc import Pynenc
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
@@ -39,40 +39,6 @@ def _register_and_start(app: Pynenc, batches: int) -> None:
     for _ in range(batches):
         for invocation_id in kit.registered(app, 5):
             kit.walk(app, invocation_id, kit.path_to(InvocationStatus.RUNNING))
-
-
-class _ForkedChild:
-    """A forked child running ``body``; the test and the child take turns over pipes."""
-
-    def __init__(self, body: Callable[["_ForkedChild"], str]) -> None:
-        to_child, to_test = os.pipe(), os.pipe()
-        self.pid = os.fork()
-        mine, theirs = (to_child, to_test) if self.pid == 0 else (to_test, to_child)
-        os.close(mine[1])
-        os.close(theirs[0])
-        self._reads, self._writes = mine[0], theirs[1]
-        if self.pid == 0:  # pragma: no cover - runs in the child
-            try:
-                self.tell(body(self))
-            finally:
-                os._exit(0)
-
-    def tell(self, message: str) -> None:
-        """Send one line to the other side."""
-        os.write(self._writes, f"{message}\n".encode())
-
-    def hear(self) -> str:
-        """The next line from the other side ("" once it is gone)."""
-        line = b""
-        while not line.endswith(b"\n") and (byte := os.read(self._reads, 1)):
-            line += byte
-        return line.decode().removesuffix("\n")
-
-    def result(self) -> str:
-        """What ``body`` returned, once the child has exited."""
-        reply = self.hear()
-        os.waitpid(self.pid, 0)
-        return reply
 
 
 def test_the_configured_journal_mode_is_the_one_in_use(
@@ -205,12 +171,12 @@ def test_a_forked_child_opens_its_own_connection(make_app: MakeApp) -> None:
     (invocation_id,) = kit.registered(app, 1)
     parent_connection = orchestrator.database.connection()
 
-    def body(_: _ForkedChild) -> str:  # must not touch the parent's connection
+    def body(_: ForkedChild) -> str:  # must not touch the parent's connection
         own = orchestrator.database.connection() is not parent_connection
         orchestrator._atomic_status_transition(invocation_id, InvocationStatus.PENDING, "child")
         return "ok" if own else "reused"
 
-    assert _ForkedChild(body).result() == "ok"
+    assert ForkedChild(body).result() == "ok"
     assert orchestrator.database.connection() is parent_connection
     record = orchestrator.get_invocation_status_record(invocation_id)
     assert (record.status, record.runner_id) == (InvocationStatus.PENDING, "child")
@@ -227,13 +193,13 @@ def test_a_forked_child_keeps_its_commits_when_the_parent_closes(make_app: MakeA
     orchestrator = _ours(app)
     kit.registered(app, 1)  # the parent holds a connection when it forks
 
-    def body(child: _ForkedChild) -> str:
+    def body(child: ForkedChild) -> str:
         first = kit.registered(app, 5)
         child.tell("open")
         child.hear()  # the parent has closed its connection
         return " ".join(first + kit.registered(app, 20))
 
-    child = _ForkedChild(body)
+    child = ForkedChild(body)
     assert child.hear() == "open"
     orchestrator.close()
     child.tell("closed")
@@ -254,7 +220,7 @@ def test_a_forked_child_reports_a_file_locked_past_the_busy_timeout(make_app: Ma
     orchestrator = _ours(app)
     kit.registered(app, 1)
 
-    def body(child: _ForkedChild) -> str:
+    def body(child: ForkedChild) -> str:
         child.hear()  # the parent holds the file's EXCLUSIVE lock
         try:
             kit.registered(app, 1)
@@ -262,7 +228,7 @@ def test_a_forked_child_reports_a_file_locked_past_the_busy_timeout(make_app: Ma
             return str(error)
         return "registered"
 
-    child = _ForkedChild(body)
+    child = ForkedChild(body)
     orchestrator.close()
     with open(orchestrator.sqlite_db_path, "rb+") as exclusive:  # as SQLite's EXCLUSIVE lock
         fcntl.lockf(exclusive, fcntl.LOCK_EX, _SHARED_SIZE, _SHARED_FIRST)

@@ -2,7 +2,6 @@
 
 import os
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import JOURNAL_MODE
+from conftest import JOURNAL_MODE, ForkedChild
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pynenc import Pynenc
@@ -47,21 +46,33 @@ def _orchestrator_only_app(db: Path, app_id: str = "faults") -> Pynenc:
     return app
 
 
-def _writer(app: Pynenc, log: Path) -> None:
-    """Child loop: write, and log each operation once its transaction committed."""
+def _writes(app: Pynenc) -> Iterator[str]:
+    """One write per step (registrations, blocking edges, transitions, retries); each
+    step yields a report of what it committed."""
     orchestrator = app.orchestrator
-    with log.open("a", buffering=1) as out:
-        while True:
-            ids = [inv.invocation_id for inv in kit.invocations(app, 4)]
-            out.write(f"registered {' '.join(ids)}\n")
-            orchestrator.blocking_control.waiting_for_results(ids[0], ids[1:])
-            out.write(f"waits {ids[0]} {' '.join(ids[1:])}\n")
-            for invocation_id in ids[1:]:
-                for step, status in enumerate(WALK):
-                    orchestrator._atomic_status_transition(invocation_id, status, "writer")
-                    out.write(f"status {invocation_id} {step}\n")
-                orchestrator.increment_invocation_retries(invocation_id)
-                out.write(f"retried {invocation_id}\n")
+    while True:
+        ids = [inv.invocation_id for inv in kit.invocations(app, 4)]
+        yield f"registered {' '.join(ids)}"
+        orchestrator.blocking_control.waiting_for_results(ids[0], ids[1:])
+        yield f"waits {ids[0]} {' '.join(ids[1:])}"
+        for invocation_id in ids[1:]:
+            for step, status in enumerate(WALK):
+                orchestrator._atomic_status_transition(invocation_id, status, "writer")
+                yield f"status {invocation_id} {step}"
+            orchestrator.increment_invocation_retries(invocation_id)
+            yield f"retried {invocation_id}"
+
+
+#: Writes in one cycle of :func:`_writes`.
+WRITES_PER_CYCLE = 2 + 3 * (len(WALK) + 1)
+
+
+def _write_when_told(app: Pynenc, child: ForkedChild) -> str:
+    """Child loop: one write per "go" from the test, answered with its report."""
+    writes = _writes(app)
+    while child.hear() == "go":
+        child.tell(next(writes))
+    return "stopped"
 
 
 def _intact(db: Path) -> bool:
@@ -82,8 +93,10 @@ def _stored_elsewhere(db: Path, invocation_ids: list[str]) -> str:
     return f"{found} of them seen through a new connection"
 
 
-def _check_survivors(db: Path, orchestrator: PynencSQLiteOrchestrator, log: Path) -> int:
-    """Integrity, valid records, and every logged (committed) operation present."""
+def _check_survivors(
+    db: Path, orchestrator: PynencSQLiteOrchestrator, operations: list[str]
+) -> None:
+    """Valid records, and every reported (committed) operation present."""
     records = {
         invocation_id: orchestrator.get_invocation_status_record(invocation_id)
         for invocation_id in orchestrator.get_invocation_ids_paginated(limit=1_000_000)
@@ -95,7 +108,6 @@ def _check_survivors(db: Path, orchestrator: PynencSQLiteOrchestrator, log: Path
         if definition.requires_ownership:
             assert record.runner_id == "writer", record
     blocking = set(orchestrator.blocking_control.get_blocking_invocations(1_000_000))
-    operations = log.read_text().splitlines() if log.exists() else []
     for line in operations:
         kind, *ids = line.split()
         if kind == "registered":
@@ -114,37 +126,51 @@ def _check_survivors(db: Path, orchestrator: PynencSQLiteOrchestrator, log: Path
                 in InvocationStatus.get_available_for_run_statuses()
             ]
             assert set(still_waiting) <= blocking, line
-    return len(operations)
 
 
 @pytest.mark.timeout(600)
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_sigkill_during_writes_keeps_every_committed_write(tmp_path: Path) -> None:
+    """A forked writer commits a random number of writes, each on request; the test then
+    requests one more and kills the writer at a random point within the time the last
+    request took to answer. A kill that lands after that write committed does not count:
+    KILLS kills land in the middle of a write, however loaded the machine is."""
     db = tmp_path / "killed.sqlite3"
     app = _orchestrator_only_app(db)
     orchestrator = app.orchestrator
     assert isinstance(orchestrator, PynencSQLiteOrchestrator)
-    log = tmp_path / "committed.log"
     rng = random.Random(20261128)
-    committed = 0
-    for kill in range(1, KILLS + 1):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child is killed, never returns
-            try:
-                _writer(app, log)
-            finally:
-                os._exit(1)
-        time.sleep(rng.uniform(0.01, 0.12))
-        os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        assert os.WIFSIGNALED(status), "the writer stopped before it was killed"
+    operations: list[str] = []
+    last_write_seconds = 0.0
+    mid_write = after_write = 0
+    while mid_write < KILLS:
+        assert after_write < 10 * KILLS, f"only {mid_write} of {KILLS} kills landed mid-write"
+        writer = ForkedChild(lambda child: _write_when_told(app, child))
+        for _ in range(rng.randint(0 if operations else 1, WRITES_PER_CYCLE - 1)):
+            requested = time.monotonic()
+            writer.tell("go")
+            report = writer.hear()
+            assert report, "the writer exited before it was killed"
+            last_write_seconds = time.monotonic() - requested
+            operations.append(report)
+        writer.tell("go")
+        time.sleep(rng.uniform(0, last_write_seconds))
+        unheard = writer.kill()
+        operations += unheard
+        if unheard:
+            after_write += 1
+        else:
+            mid_write += 1
         if not _intact(db):
             _expect_damage_reported_at_next_start(db)
+            kill = mid_write + after_write
             print(f"\njournal_mode {JOURNAL_MODE}: damaged by SIGKILL {kill}, refused at restart")
             return
-        committed = _check_survivors(db, orchestrator, log)
-    assert committed > KILLS  # the writer really wrote between kills
-    print(f"\njournal_mode {JOURNAL_MODE}: {KILLS} SIGKILLs, {committed} committed writes, 0 lost")
+        _check_survivors(db, orchestrator, operations)
+    print(
+        f"\njournal_mode {JOURNAL_MODE}: {KILLS} SIGKILLs in the middle of a write (and "
+        f"{after_write} after one), {len(operations)} committed writes, 0 lost"
+    )
 
 
 def _expect_damage_reported_at_next_start(db: Path) -> None:

@@ -185,20 +185,28 @@ def test_a_transition_that_waited_for_the_lock_is_stamped_when_it_wrote(
     assert isinstance(ours, PynencSQLiteOrchestrator)
     holder = sqlite3.connect(ours.sqlite_db_path, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
+    waiting = threading.Event()
     released: list[float] = []
 
-    def release_later() -> None:
-        time.sleep(0.4)
+    def release_once_waiting() -> None:
+        waiting.wait(30)  # the transition began to write: it waits for the lock
         released.append(time.time())
         holder.execute("COMMIT")
 
-    releaser = threading.Thread(target=release_later)
+    def note_write(statement: str) -> None:
+        if not statement.lstrip().upper().startswith("SELECT"):
+            waiting.set()
+
+    releaser = threading.Thread(target=release_once_waiting)
     releaser.start()
+    ours.database.connection().set_trace_callback(note_write)
     try:
         record = ours._atomic_status_transition(inv.invocation_id, InvocationStatus.PENDING, "r")
     finally:
+        ours.database.connection().set_trace_callback(None)
         releaser.join()
         holder.close()
+    assert waiting.is_set(), "the transition never wrote"
     stored = ours.get_invocation_status_record(inv.invocation_id)
     assert stored.timestamp == record.timestamp
     assert record.timestamp.timestamp() >= released[0]
