@@ -573,19 +573,21 @@ class AppEnv:
     ) -> "Wait":
         """Wait until ``expected`` invocations of ``tasks`` are final.
 
-        Gives up after ``timeout`` seconds, or after ``stall`` seconds without a
-        new final invocation (a deadlock shows as a stall). Once they are final,
-        waits (at most ``HISTORY_SETTLE_SECONDS``) for their final history entries:
-        pynenc writes the status first and the history after it, so stopping a
-        runner at once could cut off a history entry.
+        Gives up after ``timeout`` seconds, or after ``stall`` seconds in which no
+        invocation of ``tasks`` changed status (a deadlock shows as a stall; a busy
+        machine slows progress, it does not stop it). Once they are final, waits (at
+        most ``HISTORY_SETTLE_SECONDS``) for their final history entries: pynenc
+        writes the status first and the history after it, so stopping a runner at
+        once could cut off a history entry.
         """
         start = last_change = time.time()
-        final = previous = -1
+        previous: Counter[InvocationStatus] = Counter()
         while True:
-            final = sum(self.count(task, FINAL_STATUSES) for task in tasks)
+            progress = self._status_counts(tasks)
+            final = sum(progress[status] for status in FINAL_STATUSES)
             now = time.time()
-            if final != previous:
-                previous, last_change = final, now
+            if progress != previous:
+                previous, last_change = progress, now
             if final >= expected:
                 self._wait_final_histories(tasks, final)
                 return Wait(True, False, now - start, final, expected)
@@ -596,6 +598,15 @@ class AppEnv:
             if on_tick is not None:
                 on_tick()
             time.sleep(0.25)
+
+    def _status_counts(self, tasks: Sequence[str]) -> Counter[InvocationStatus]:
+        """Invocations of ``tasks`` per status."""
+        return Counter(
+            {
+                status: sum(self.count(task, [status]) for task in tasks)
+                for status in InvocationStatus
+            }
+        )
 
     def _wait_final_histories(self, tasks: Sequence[str], final: int) -> None:
         deadline = time.time() + HISTORY_SETTLE_SECONDS
