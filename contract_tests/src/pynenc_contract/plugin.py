@@ -1,27 +1,25 @@
-"""pytest plugin: backend selection, per-test apps, a controllable clock, the report.
+"""pytest plugin: the contract's options, backend selection, clause markers, the report.
 
 Run the contract against a backend with::
 
     pytest --pyargs pynenc_contract.suite --contract-backend mypackage.contract:BACKEND
+
+The plugin loads wherever the package is installed, so it adds no fixture with a
+common name: its one fixture is ``contract_backend``. The fixtures the clauses use
+(``app``, ``app_factory``, ``clock``) live in ``pynenc_contract/suite/conftest.py``
+and are seen only by the suite's own tests.
 """
 
 import json
 import os
-import uuid
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-import time_machine
 
 from pynenc_contract.backend import ContractBackend, load_backend
 from pynenc_contract.clauses import CLAUSES, signature_drift
 from pynenc_contract.report import ClauseResults
-
-if TYPE_CHECKING:
-    from pynenc import Pynenc
 
 MARKER = "contract_clause"
 ENV_BACKEND = "PYNENC_CONTRACT_BACKEND"
@@ -135,34 +133,3 @@ def contract_backend(pytestconfig: pytest.Config) -> ContractBackend:
     if backend is None:
         pytest.fail("no --contract-backend given")
     return backend
-
-
-AppFactory = Callable[..., "Pynenc"]
-
-
-@pytest.fixture
-def app_factory(contract_backend: ContractBackend, tmp_path: Path) -> Iterator[AppFactory]:
-    """Build apps on the backend; each call a fresh app_id, all sharing ``tmp_path``."""
-    built: list[Pynenc] = []
-
-    def build(app_id: str | None = None) -> "Pynenc":
-        app = contract_backend.new_app(app_id or f"contract-{uuid.uuid4().hex[:12]}", tmp_path)
-        built.append(app)
-        return app
-
-    yield build
-    for app in built:
-        app.orchestrator.purge()
-
-
-@pytest.fixture
-def app(app_factory: AppFactory) -> "Pynenc":
-    """A fresh app on the backend under test."""
-    return app_factory()
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    """The process clock, movable with ``clock.shift(seconds)``; it keeps ticking."""
-    with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
-        yield traveller

@@ -23,7 +23,7 @@ from pynenc.invocation.status import (
 
 from pynenc_contract import kit
 from pynenc_contract.clauses import clause
-from pynenc_contract.plugin import AppFactory
+from pynenc_contract.suite.conftest import AppFactory
 
 RUNNERS = st.sampled_from([kit.OWNER, kit.OTHER, None])
 STATUSES = st.sampled_from(sorted(InvocationStatus))

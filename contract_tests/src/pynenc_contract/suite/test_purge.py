@@ -6,7 +6,7 @@ from pynenc.invocation.status import InvocationStatus
 
 from pynenc_contract import kit
 from pynenc_contract.clauses import clause
-from pynenc_contract.plugin import AppFactory
+from pynenc_contract.suite.conftest import AppFactory
 
 
 @clause("PURGE-1")
