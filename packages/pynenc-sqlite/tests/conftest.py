@@ -44,6 +44,7 @@ class ForkedChild:
         os.close(mine[1])
         os.close(theirs[0])
         self._reads, self._writes = mine[0], theirs[1]
+        self._heard = b""
         if self.pid == 0:  # pragma: no cover - runs in the child
             try:
                 self.tell(body(self))
@@ -56,10 +57,10 @@ class ForkedChild:
 
     def hear(self) -> str:
         """The next line from the other side ("" once it is gone)."""
-        line = b""
-        while not line.endswith(b"\n") and (byte := os.read(self._reads, 1)):
-            line += byte
-        return line.decode().removesuffix("\n")
+        while b"\n" not in self._heard and (chunk := os.read(self._reads, 4096)):
+            self._heard += chunk
+        line, _, self._heard = self._heard.partition(b"\n")
+        return line.decode()
 
     def result(self) -> str:
         """What ``body`` returned, once the child has exited."""
@@ -68,14 +69,12 @@ class ForkedChild:
         self._close()
         return reply
 
-    def kill(self) -> list[str]:
-        """SIGKILL the child; the lines it sent that were not heard yet."""
-        os.kill(self.pid, signal.SIGKILL)
+    def kill(self) -> None:
+        """SIGKILL the child (unless a signal ended it already) and reap it."""
+        os.kill(self.pid, signal.SIGKILL)  # a zombie takes the signal without error
         _, status = os.waitpid(self.pid, 0)
         assert os.WIFSIGNALED(status), f"the child exited ({status}) before it was killed"
-        unheard = list(iter(self.hear, ""))
         self._close()
-        return unheard
 
     def _close(self) -> None:
         os.close(self._reads)

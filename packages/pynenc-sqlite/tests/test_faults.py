@@ -2,6 +2,7 @@
 
 import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -68,10 +69,20 @@ WRITES_PER_CYCLE = 2 + 3 * (len(WALK) + 1)
 
 
 def _write_when_told(app: Pynenc, child: ForkedChild) -> str:
-    """Child loop: one write per "go" from the test, answered with its report."""
+    """Child loop: one write per request, answered with its duration and its report.
+
+    A request ``go SECONDS`` also arms a one-shot timer that ends the process that many
+    seconds into the write: SIGALRM without a handler terminates at once, wherever
+    the process is (inside SQLite's commit included), and runs no cleanup, as SIGKILL.
+    """
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)  # pytest-timeout's handler is inherited
     writes = _writes(app)
-    while child.hear() == "go":
-        child.tell(next(writes))
+    while (request := child.hear()).startswith("go"):
+        started = time.perf_counter()
+        if die_after := request.removeprefix("go").strip():
+            signal.setitimer(signal.ITIMER_REAL, float(die_after))
+        report = next(writes)
+        child.tell(f"{time.perf_counter() - started:.6f} {report}")
     return "stopped"
 
 
@@ -131,10 +142,10 @@ def _check_survivors(
 @pytest.mark.timeout(600)
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_sigkill_during_writes_keeps_every_committed_write(tmp_path: Path) -> None:
-    """A forked writer commits a random number of writes, each on request; the test then
-    requests one more and kills the writer at a random point within the time the last
-    request took to answer. A kill that lands after that write committed does not count:
-    KILLS kills land in the middle of a write, however loaded the machine is."""
+    """A forked writer commits a random number of writes, one per request, then is
+    killed at a random point of the next one: within the time its last write took,
+    measured by the writer itself. A kill that lands after that write committed does
+    not count, so KILLS kills land in the middle of a write however loaded the machine."""
     db = tmp_path / "killed.sqlite3"
     app = _orchestrator_only_app(db)
     orchestrator = app.orchestrator
@@ -147,28 +158,27 @@ def test_sigkill_during_writes_keeps_every_committed_write(tmp_path: Path) -> No
         assert after_write < 10 * KILLS, f"only {mid_write} of {KILLS} kills landed mid-write"
         writer = ForkedChild(lambda child: _write_when_told(app, child))
         for _ in range(rng.randint(0 if operations else 1, WRITES_PER_CYCLE - 1)):
-            requested = time.monotonic()
             writer.tell("go")
-            report = writer.hear()
-            assert report, "the writer exited before it was killed"
-            last_write_seconds = time.monotonic() - requested
+            answer = writer.hear()
+            assert answer, "the writer exited before it was killed"
+            seconds, report = answer.split(" ", 1)
+            last_write_seconds = float(seconds)
             operations.append(report)
-        writer.tell("go")
-        time.sleep(rng.uniform(0, last_write_seconds))
-        unheard = writer.kill()
-        operations += unheard
-        if unheard:
+        writer.tell(f"go {max(1e-6, rng.uniform(0, last_write_seconds)):.6f}")
+        if answer := writer.hear():  # the write committed before the timer fired
+            operations.append(answer.split(" ", 1)[1])
             after_write += 1
         else:
             mid_write += 1
+        writer.kill()
         if not _intact(db):
             _expect_damage_reported_at_next_start(db)
             kill = mid_write + after_write
-            print(f"\njournal_mode {JOURNAL_MODE}: damaged by SIGKILL {kill}, refused at restart")
+            print(f"\njournal_mode {JOURNAL_MODE}: damaged by kill {kill}, refused at restart")
             return
         _check_survivors(db, orchestrator, operations)
     print(
-        f"\njournal_mode {JOURNAL_MODE}: {KILLS} SIGKILLs in the middle of a write (and "
+        f"\njournal_mode {JOURNAL_MODE}: {KILLS} kills in the middle of a write (and "
         f"{after_write} after one), {len(operations)} committed writes, 0 lost"
     )
 
