@@ -3,7 +3,7 @@
 Three runners share the atomic service (trigger processing and recovery) on a
 3-second cycle; each run is lengthened by 0.3 s inside the runner (see
 app_template.py) so that windows are wide and a runner can be killed while it
-holds the service. After a first phase, the scenario SIGKILLs (whole group) the
+holds the service. Once a few runs completed, the scenario SIGKILLs (whole group) the
 runner the moment it holds the service, leaving its RUNNING record behind.
 
 Invariants: execution windows of different runners never overlap (from the
@@ -32,7 +32,6 @@ CYCLE_SECONDS = harness.BASE_CONFIG["atomic_service_interval_minutes"] * 60
 
 def plan(opts: Options) -> list[Case]:
     """One case per runner type (the service runs in runner parents)."""
-    observe = 2 * CYCLE_SECONDS if opts.quick else 5 * CYCLE_SECONDS
     return [
         Case(
             NAME,
@@ -41,7 +40,7 @@ def plan(opts: Options) -> list[Case]:
             opts.journal_mode,
             params={
                 "runners": RUNNERS,
-                "observe_s": observe,
+                "observe_runs": 4 if opts.quick else 10,
                 "service_delay_s": SERVICE_DELAY,
                 "dead_after_minutes": DEAD_AFTER_MINUTES,
             },
@@ -79,7 +78,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
     with harness.app_env(case, opts, result, config=config, runner_env=delay) as env:
         begin = time.time()
         runners = [env.start_identified_runner() for _ in range(RUNNERS)]
-        time.sleep(case.params["observe_s"])
+        _wait_completed_runs(env, begin, case.params["observe_runs"], CYCLE_SECONDS)
         victim, held_run = _kill_holder(env, runners, timeout=4 * CYCLE_SECONDS)
         killed_at = time.time()
         resumed = _wait_resumed(
@@ -121,6 +120,23 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
             )
         )
         result.add(harness.check_no_locked(env, result))
+
+
+def _wait_completed_runs(
+    env: harness.AppEnv, since: float, count: int, cycle_seconds: float
+) -> None:
+    """Observe the service until ``count`` runs completed (about one per runner a cycle)."""
+    deadline = time.time() + 4 * count * cycle_seconds
+    while time.time() < deadline:
+        completed = sum(
+            1
+            for e in env.atomic_executions(since)
+            if e.status == AtomicServiceExecutionStatus.COMPLETED
+        )
+        if completed >= count:
+            return
+        time.sleep(0.25)
+    raise TimeoutError(f"fewer than {count} atomic-service runs completed")
 
 
 def _kill_holder(
