@@ -8,11 +8,14 @@ nox -t ci           what `.ci/run` runs: lint, types, tests, contract, quick sce
                     faults and the combined coverage report
 """
 
+import json
 import os
 import sys
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import nox
 
@@ -31,15 +34,18 @@ COVERAGE_DIR = ROOT / ".coverage-data"
 RESULTS_DIR = ROOT / "results"
 IN_CI = bool(os.environ.get("CI"))
 
-#: Contract backends: id -> (--contract-backend, extra packages, needs redis-server).
+#: Backends: id -> the spec of its description (module:attribute, importable from
+#: contract_tests/). The description says what else it needs (services such as a
+#: redis-server); a backend outside the workspace installs the dependency group
+#: "backend-<id>" of pyproject.toml.
 BACKENDS = {
-    **{f"sqlite-{mode}": ("pynenc_sqlite.contract:BACKEND", (), False) for mode in JOURNAL_MODES},
-    "memory": ("adapters.pynenc_builtin_backends:MEMORY", (), False),
-    "builtin-sqlite": ("adapters.pynenc_builtin_backends:BUILTIN_SQLITE", (), False),
-    "redis": ("adapters.redis_backend:BACKEND", ("pynenc-redis==0.3.0",), True),
-    "rustvello": ("adapters.rustvello_backend:BACKEND", ("pynenc-rustvello==0.1.3",), False),
+    **{f"sqlite-{mode}": f"pynenc_sqlite.contract:{mode.upper()}" for mode in JOURNAL_MODES},
+    "memory": "adapters.pynenc_builtin_backends:MEMORY",
+    "builtin-sqlite": "adapters.pynenc_builtin_backends:BUILTIN_SQLITE",
+    "redis": "adapters.redis_backend:BACKEND",
+    "rustvello": "adapters.rustvello_backend:BACKEND",
 }
-EXPECTATIONS = ROOT / "contract_tests" / "expectations.json"
+DEPENDENCY_GROUPS = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
 
 
 def install(session: nox.Session, *groups: str) -> None:
@@ -121,51 +127,61 @@ def tests(session: nox.Session, journal_mode: str) -> None:
     )
 
 
+def install_backend(session: nox.Session, backend: str, *groups: str) -> dict[str, Any]:
+    """Install what ``backend`` needs; its description as ``python -m pynenc_contract
+    describe`` prints it."""
+    group = f"backend-{backend}"
+    install(session, *groups, *([group] if group in DEPENDENCY_GROUPS else []))
+    with session.chdir(ROOT / "contract_tests"):
+        described = session.run(
+            "python", "-m", "pynenc_contract", "describe", BACKENDS[backend], silent=True
+        )
+    return dict(json.loads(str(described)))
+
+
+@contextmanager
+def services_for(session: nox.Session, described: dict[str, Any]) -> Iterator[dict[str, str]]:
+    """Start the services a backend needs on loopback; the environment that names them."""
+    url_env = described["services"].get("redis-server")
+    if url_env is None:
+        yield {}
+        return
+    with redis_server() as redis:
+        if redis.url is None:
+            if IN_CI:
+                session.error(f"{redis.detail}; CI must install and be able to start it")
+            session.skip(redis.detail)
+        yield {url_env: redis.url}
+
+
 @nox.session(python=PYTHONS, tags=["ci"])
 @nox.parametrize("backend", list(BACKENDS))
 def contract(session: nox.Session, backend: str) -> None:
-    """The orchestrator contract against one backend (known failures: expectations.json).
+    """The orchestrator contract against one backend.
 
-    Results of third-party backends must match contract_tests/expectations.json in both
-    directions; ours has no entry there, so every clause must pass.
+    Its description's known failures run as strict expected failures: results must
+    match them in both directions; ours has none, so every clause must pass.
     """
-    spec, packages, needs_redis = BACKENDS[backend]
-    install(session, "test")
-    if packages:
-        session.run_install(
-            "uv",
-            "pip",
-            "install",
-            f"--python={session.virtualenv.location}",
-            *packages,
-            external=True,
-        )
+    described = install_backend(session, backend, "test")
     report = RESULTS_DIR / "contract" / session.name.replace("/", "_")
     ours = backend.startswith("sqlite-")
-    env = coverage_env(session)
-    if ours:
-        env["PYNENC_SQLITE_JOURNAL_MODE"] = backend.removeprefix("sqlite-")
     # Coverage measures ours; tracing another backend's run would only slow it down.
     runner = ("coverage", "run", "-m", "pytest") if ours else ("python", "-m", "pytest")
     args = [
         "--pyargs",
         "pynenc_contract.suite",
         "--contract-backend",
-        spec,
+        BACKENDS[backend],
         "-n",
         "2",
         f"--contract-report={report}",
-        f"--contract-expect={EXPECTATIONS}",
         "-rfE",
         "-p",
         "no:cacheprovider",
         *session.posargs,
     ]
-    with redis_for(session) if needs_redis else _nothing() as redis_url:
-        if redis_url:
-            env["PYNENC_CONTRACT_REDIS_URL"] = redis_url
-        with session.chdir(ROOT / "contract_tests"):
-            session.run(*runner, *args, env=env)
+    with services_for(session, described) as service_env, session.chdir(ROOT / "contract_tests"):
+        session.run(*runner, *args, env={**coverage_env(session), **service_env})
 
 
 @nox.session(python=PYTHONS, tags=["ci"])
@@ -183,22 +199,6 @@ def contract_selftest(session: nox.Session) -> None:
         *session.posargs,
         env=coverage_env(session),
     )
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield None
-
-
-@contextmanager
-def redis_for(session: nox.Session) -> Iterator[str]:
-    """A redis-server on a free loopback port for the session; its URL."""
-    with redis_server() as redis:
-        if redis.url is None:
-            if IN_CI:
-                session.error(f"{redis.detail}; CI must install and be able to start it")
-            session.skip(redis.detail)
-        yield redis.url
 
 
 def run_scenarios(session: nox.Session, journal_mode: str, *args: str) -> None:

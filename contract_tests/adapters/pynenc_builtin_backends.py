@@ -7,7 +7,26 @@ from pynenc.builder import PynencBuilder
 from pynenc.orchestrator.mem_orchestrator import MemOrchestrator
 from pynenc.orchestrator.sqlite_orchestrator import SQLiteOrchestrator
 
-from pynenc_contract import Capability, ContractBackend
+from adapters.defects import (
+    BLOCKING_NOT_OLDEST_FIRST,
+    HEARTBEAT_ERASES_QUEUES,
+    PAGES_BY_LAST_CHANGE,
+    REGISTERED_KEEPS_OWNER,
+)
+from pynenc_contract import BackendDescription, Capability, KnownFailure
+
+#: Tests that fail on both of pynenc's orchestrators.
+_SHARED = {
+    "test_lookups.py::test_pages_are_newest_registration_first": PAGES_BY_LAST_CHANGE,
+    "test_lookups.py::test_paging_neither_skips_nor_repeats_while_statuses_change": (
+        PAGES_BY_LAST_CHANGE
+    ),
+    "test_model.py::test_random_operation_sequences_match_the_model": REGISTERED_KEEPS_OWNER,
+    "test_registration.py::test_registration_returns_the_stored_record": REGISTERED_KEEPS_OWNER,
+    "test_registration.py::test_registration_stores_registered_without_owner": (
+        REGISTERED_KEEPS_OWNER
+    ),
+}
 
 
 def build_memory_app(app_id: str, workdir: Path) -> Pynenc:
@@ -20,16 +39,48 @@ def build_sqlite_app(app_id: str, workdir: Path) -> Pynenc:
     return PynencBuilder().app_id(app_id).sqlite(str(workdir / "pynenc.sqlite3")).build()
 
 
-MEMORY = ContractBackend(
+MEMORY = BackendDescription(
     name="pynenc-memory",
     orchestrator_class=MemOrchestrator,
     build_app=build_memory_app,
+    known_failures={
+        **_SHARED,
+        "test_blocking.py::test_blocking_look_up_is_oldest_first_and_limited": (
+            BLOCKING_NOT_OLDEST_FIRST
+        ),
+        "test_lookups.py::test_filter_by_status": KnownFailure(
+            "pynenc-memory: KeyError in a status filter",
+            "get_invocation_ids_paginated with a status filter raises KeyError for an "
+            "invocation whose status it does not hold (FILTER-1)",
+        ),
+        "test_registration.py::test_registering_again_changes_nothing": KnownFailure(
+            "pynenc-memory: re-registering resets the record",
+            "registering an invocation again replaces its stored record (REG-2)",
+        ),
+        "test_registration.py::test_unknown_id_transition_raises_key_error": KnownFailure(
+            "pynenc-memory: unknown id",
+            "a transition of an unknown invocation raises InvocationStatusTransitionError, "
+            "not the KeyError the base class documents (LOOK-1)",
+        ),
+    },
 )
 
-BUILTIN_SQLITE = ContractBackend(
+BUILTIN_SQLITE = BackendDescription(
     name="pynenc-builtin-sqlite",
     orchestrator_class=SQLiteOrchestrator,
     build_app=build_sqlite_app,
-    child_build_app=f"{__name__}:build_sqlite_app",
     capabilities=frozenset({Capability.CROSS_PROCESS}),
+    known_failures={
+        **_SHARED,
+        "test_atomic_service.py::test_finalize_without_start_inserts_a_zero_width_record": (
+            KnownFailure(
+                "pynenc-builtin-sqlite: finalize without a start",
+                "finalize_atomic_service_execution of a run that has no start record "
+                "inserts nothing and fails unpacking the missing row (AS-3)",
+            )
+        ),
+        "test_runners.py::test_consumed_queues_are_kept_until_given_again": (
+            HEARTBEAT_ERASES_QUEUES
+        ),
+    },
 )

@@ -6,7 +6,7 @@ from pynenc import Pynenc
 from pynenc.builder import PynencBuilder
 from pynenc_rustvello.orchestrator_backends import RustSqliteNativeOrchestrator
 
-from pynenc_contract import Capability, ContractBackend
+from pynenc_contract import BackendDescription, Capability, KnownFailure
 
 
 def build_app(app_id: str, workdir: Path) -> Pynenc:
@@ -20,11 +20,18 @@ def build_app(app_id: str, workdir: Path) -> Pynenc:
     return app
 
 
-BACKEND = ContractBackend(
+BACKEND = BackendDescription(
     name="pynenc-rustvello",
     orchestrator_class=RustSqliteNativeOrchestrator,
     build_app=build_app,
-    child_build_app=f"{__name__}:build_app",
     capabilities=frozenset({Capability.CROSS_PROCESS}),
     distributions=("pynenc-rustvello", "rustvello"),
+    known_failures={
+        "*.py::*": KnownFailure(
+            "pynenc-rustvello 0.1.3: five abstract methods missing",
+            "the orchestrator lacks pynenc 0.4's atomic-service execution methods "
+            "(record_atomic_service_execution_start, finalize_..., get_active_..., ...), "
+            "so it cannot be instantiated (API-1)",
+        )
+    },
 )

@@ -1,10 +1,19 @@
 """The installed plugin stays out of other projects' tests."""
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from pynenc_contract import BackendDescription
+from pynenc_contract.backend import build_in_child, load_backend
+from pynenc_sqlite import PynencSQLiteOrchestrator
+from pynenc_sqlite.contract import WAL
+
+HERE = Path(__file__).parent
 
 A_PROJECTS_TESTS = """
 def test_app(app): pass
@@ -27,3 +36,75 @@ def test_the_suites_fixtures_are_not_lent_to_other_projects(tmp_path: Path) -> N
     assert "3 errors" in done.stdout, done.stdout[-3000:]
     for name in ("app", "app_factory", "clock"):
         assert f"fixture '{name}' not found" in done.stdout
+
+
+def _run_suite(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The suite in a subprocess, with this directory's broken backends importable."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+        },
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+        cwd=tmp_path,
+    )
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_fixed_known_failure_says_it_passes_now(tmp_path: Path, workers: list[str]) -> None:
+    report = tmp_path / "report"
+    done = _run_suite(
+        tmp_path,
+        "--pyargs",
+        "pynenc_contract.suite.test_lookups",
+        "--contract-backend=broken_backends:ALREADY_FIXED",
+        f"--contract-report={report}",
+        *workers,
+    )
+    assert done.returncode == 1, done.stdout[-3000:]
+    tests = json.loads((report / "conformance.json").read_text())["tests"]
+    reason = tests["test_lookups.py::test_filter_by_status"]["reason"]
+    assert reason == (
+        "passes now: remove its entry from known_failures (fixed-1: was fixed long ago)"
+    )
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("no_colon_here", "'no_colon_here' is not of the form 'module:attribute'"),
+        ("no_such_module:BACKEND", "cannot load 'no_such_module:BACKEND'"),
+        ("broken_backends:NOTHING", "cannot load 'broken_backends:NOTHING'"),
+        ("broken_backends:replace", "is a function of (obj), not a backend description"),
+    ],
+)
+def test_a_bad_backend_spec_is_one_usage_error(tmp_path: Path, spec: str, message: str) -> None:
+    done = _run_suite(
+        tmp_path, "--pyargs", "pynenc_contract.suite.test_interface", f"--contract-backend={spec}"
+    )
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:] + done.stderr[-2000:]
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_a_child_build_app_function_builds_children(tmp_path: Path) -> None:
+    """Descriptions of contract 0.1 name a builder function for child processes."""
+    described = BackendDescription(
+        name="by function",
+        orchestrator_class=PynencSQLiteOrchestrator,
+        build_app=WAL.build_app,
+        child_build_app="pynenc_sqlite.contract:_unused",
+    )
+    assert described.child_app_builder() == ("function", "pynenc_sqlite.contract:_unused")
+    assert load_backend("pynenc_sqlite.contract:WAL").child_app_builder() == (
+        "backend",
+        "pynenc_sqlite.contract:WAL",
+    )
+    app = build_in_child(("backend", "pynenc_sqlite.contract:WAL"), "child", tmp_path)
+    assert isinstance(app.orchestrator, PynencSQLiteOrchestrator)

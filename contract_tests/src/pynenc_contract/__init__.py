@@ -4,6 +4,20 @@ __version__ = "0.1.0"
 #: The pynenc releases whose ``BaseOrchestrator`` this contract specifies.
 PYNENC_RANGE = ">=0.4,<0.5"
 
-from pynenc_contract.backend import Capability, ContractBackend  # noqa: E402
+from pynenc_contract.backend import (  # noqa: E402
+    BackendDescription,
+    Capability,
+    ContractBackend,
+    KnownFailure,
+    Service,
+)
 
-__all__ = ["PYNENC_RANGE", "Capability", "ContractBackend", "__version__"]
+__all__ = [
+    "PYNENC_RANGE",
+    "BackendDescription",
+    "Capability",
+    "ContractBackend",
+    "KnownFailure",
+    "Service",
+    "__version__",
+]

@@ -1,4 +1,4 @@
-"""Contract tools: ``python -m pynenc_contract {markdown,check,expect}``."""
+"""Contract tools: ``python -m pynenc_contract {markdown,check,expect,describe}``."""
 
 import argparse
 import importlib
@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from pynenc_contract import suite
+from pynenc_contract.backend import BackendDescriptionError, load_backend
 from pynenc_contract.clauses import coverage_gaps, markdown
 from pynenc_contract.plugin import MARKER
+from pynenc_contract.report import KNOWN_FAILURE
 
 
 def clause_ids_with_tests() -> set[str]:
@@ -25,19 +27,33 @@ def clause_ids_with_tests() -> set[str]:
     return found
 
 
-def expectations_from_reports(reports: list[Path]) -> dict[str, dict[str, str]]:
-    """Known failures per backend from conformance.json reports: {backend: {test: reason}}."""
-    recorded: dict[str, dict[str, str]] = {}
+def known_failures_from_reports(reports: list[Path]) -> str:
+    """Python source of a ``known_failures`` mapping: every failing test of the reports,
+    to paste into a backend description and complete with the defect's name."""
+    lines = ["known_failures = {"]
     for path in reports:
         data = json.loads(path.read_text())
-        failures = {
-            test_id: result["reason"] or "fails"
-            for test_id, result in sorted(data["tests"].items())
-            if result["outcome"] in {"fail", "known-fail"}
-        }
-        if failures:
-            recorded.setdefault(data["backend"], {}).update(failures)
-    return recorded
+        lines.append(f"    # {data['backend']}")
+        for test_id, result in sorted(data["tests"].items()):
+            if result["outcome"] in {"fail", "known-fail"}:
+                reason = result["reason"].removeprefix(KNOWN_FAILURE) or "fails"
+                lines.append(f"    {test_id!r}: KnownFailure('DEFECT', {reason!r}),")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def describe(spec: str) -> dict[str, object]:
+    """What a harness needs to know about a backend before it runs it (JSON-ready)."""
+    backend = load_backend(spec)
+    orchestrator = backend.orchestrator_class
+    return {
+        "name": backend.name,
+        "orchestrator": f"{orchestrator.__module__}.{orchestrator.__qualname__}",
+        "capabilities": sorted(backend.capabilities),
+        "services": {service.value: service.url_env for service in sorted(backend.services)},
+        "distributions": list(backend.distributions),
+        "known_failures": len(backend.known_failures),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,12 +62,20 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("markdown", help="print CONTRACT.md")
     commands.add_parser("check", help="fail when a clause, method or guarantee is uncovered")
     expect = commands.add_parser(
-        "expect", help="write known failures from conformance reports to an expectations file"
+        "expect", help="print a known_failures mapping of the failing tests of reports"
     )
     expect.add_argument("reports", nargs="+", type=Path, help="conformance.json files")
-    expect.add_argument("--output", type=Path, required=True)
+    described = commands.add_parser(
+        "describe", help="print a backend description as JSON (services it needs, ...)"
+    )
+    described.add_argument("spec", help="module:attribute of a BackendDescription")
     args = parser.parse_args(argv)
-    if args.command == "markdown":
+    if args.command == "describe":
+        try:
+            print(json.dumps(describe(args.spec), indent=1))
+        except BackendDescriptionError as error:
+            parser.error(str(error))
+    elif args.command == "markdown":
         sys.stdout.write(markdown())
     elif args.command == "check":
         gaps = coverage_gaps(clause_ids_with_tests())
@@ -59,9 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             print(gap, file=sys.stderr)
         return 1 if gaps else 0
     else:
-        recorded = expectations_from_reports(args.reports)
-        args.output.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
-        print(f"{sum(map(len, recorded.values()))} known failures of {len(recorded)} backends")
+        sys.stdout.write(known_failures_from_reports(args.reports))
     return 0
 
 

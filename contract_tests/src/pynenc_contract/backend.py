@@ -1,12 +1,20 @@
-"""The one place a backend author plugs in: a description of the backend under test."""
+"""The one place a backend author plugs in: a description of the backend under test.
+
+The same description runs the contract (``--contract-backend module:attr``), the
+cross-process scenarios and the benchmark (``--backend module:attr``): each builds
+its apps with :meth:`BackendDescription.new_app`, and each reads the backend's known
+failures from it.
+"""
 
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pynenc.orchestrator.base_orchestrator import BaseOrchestrator
 
@@ -16,6 +24,12 @@ if TYPE_CHECKING:
 #: ``build_app(app_id, workdir)``: a new app on the backend. Apps built with the
 #: same workdir must share the backend's storage (files, server database...).
 AppBuilder = Callable[[str, Path], "Pynenc"]
+#: pynenc settings layered over those an app was built with: top-level keys
+#: (``runner_considered_dead_after_minutes``) and per-class sections
+#: (``{"threadrunner": {"max_threads": 2}}``, merged key by key).
+Settings = Mapping[str, Any]
+#: Environment variable holding the URL of the redis-server a backend needs.
+REDIS_URL_ENV = "PYNENC_CONTRACT_REDIS_URL"
 
 
 class Capability(StrEnum):
@@ -25,22 +39,64 @@ class Capability(StrEnum):
     CROSS_PROCESS = "cross_process"
 
 
+class Service(StrEnum):
+    """A server the backend needs; whoever runs the harness starts it on loopback."""
+
+    #: A redis-server; its URL is passed in ``$PYNENC_CONTRACT_REDIS_URL``.
+    REDIS = "redis-server"
+
+    @property
+    def url_env(self) -> str:
+        """The environment variable that gives the backend the server's URL."""
+        return REDIS_URL_ENV
+
+
 class BackendDescriptionError(Exception):
     """The backend description is missing or does not describe what it builds."""
 
 
 @dataclass(frozen=True)
-class ContractBackend:
-    """How the contract suite builds apps on a backend.
+class KnownFailure:
+    """A check that fails on this backend for a known defect.
+
+    The contract runs such a test as a strict expected failure and the scenarios
+    report the check as ``xfail``: when the defect is fixed, the run fails until the
+    entry is removed.
+
+    :param defect: a short name of the defect, e.g. ``"pynenc-3"`` or
+        ``"pynenc-redis: claim outside MULTI"``.
+    :param reason: what fails and why.
+    :param reproduction: a command or test that shows it.
+    """
+
+    defect: str
+    reason: str
+    reproduction: str = ""
+
+    def describe(self) -> str:
+        """One line for reports: the defect, then the reason."""
+        return f"{self.defect}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class BackendDescription:
+    """How the harness builds apps on a backend, and what it knows about the backend.
 
     :param name: shown in reports, e.g. ``"pynenc-sqlite (wal)"``.
     :param orchestrator_class: the class every built app must use; an app that
         ends up with another orchestrator fails the run instead of testing it.
     :param build_app: see :data:`AppBuilder`; runs in the test process.
-    :param child_build_app: ``"module:function"`` with the same signature,
-        imported in child processes for cross-process clauses.
+    :param child_build_app: ``"module:function"`` with the signature of
+        ``build_app``, imported in child processes. Not needed when the description
+        is loaded by its spec (``module:attribute``, as every harness command does):
+        child processes then load the description itself.
     :param capabilities: what the backend can do beyond the core contract.
     :param distributions: package names whose versions the report shows.
+    :param known_failures: check id -> :class:`KnownFailure`. Contract checks are
+        test ids (``"test_lookups.py::test_filter_by_status"``); scenario checks are
+        ``"<scenario>/<case>: <check>"`` and may use ``*`` wildcards
+        (``"concurrency/*: never two RUNNING*"``).
+    :param services: servers the backend needs (see :class:`Service`).
     """
 
     name: str
@@ -51,6 +107,10 @@ class ContractBackend:
     capabilities: frozenset[Capability] = frozenset()
     distributions: tuple[str, ...] = ()
     notes: Mapping[str, str] = field(default_factory=dict)
+    known_failures: Mapping[str, KnownFailure] = field(default_factory=dict)
+    services: frozenset[Service] = frozenset()
+    #: ``module:attribute`` this description was loaded from (set by :func:`load_backend`).
+    spec: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.orchestrator_class, type) or not issubclass(
@@ -60,15 +120,35 @@ class ContractBackend:
                 f"{self.name}: orchestrator_class must be a BaseOrchestrator subclass, "
                 f"got {self.orchestrator_class!r}"
             )
-        if Capability.CROSS_PROCESS in self.capabilities and not self.child_build_app:
-            raise BackendDescriptionError(
-                f"{self.name}: the cross_process capability needs child_build_app "
-                "('module:function' importable in a child process)"
-            )
 
-    def new_app(self, app_id: str, workdir: Path) -> "Pynenc":
-        """Build an app and check that it really uses ``orchestrator_class``."""
-        return checked_app(self, self.build_app(app_id, workdir))
+    def new_app(self, app_id: str, workdir: Path, settings: Settings | None = None) -> "Pynenc":
+        """Build an app, layer ``settings`` over its configuration, and check that it
+        really uses ``orchestrator_class``."""
+        app = self.build_app(app_id, workdir)
+        if settings:
+            layer_settings(app, settings)
+        return checked_app(self, app)
+
+    def child_app_builder(self) -> tuple[str, str]:
+        """How a child process builds apps: ``("backend", spec)`` loads this description,
+        ``("function", child_build_app)`` imports the builder function."""
+        if self.spec:
+            return ("backend", self.spec)
+        if self.child_build_app:
+            return ("function", self.child_build_app)
+        raise BackendDescriptionError(
+            f"{self.name}: child processes cannot build its apps; load the description "
+            "with load_backend('module:attribute') or set child_build_app"
+        )
+
+    def known_failure(self, check_id: str) -> KnownFailure | None:
+        """The known failure of a check: an exact entry, else the first matching pattern."""
+        if (exact := self.known_failures.get(check_id)) is not None:
+            return exact
+        return next(
+            (known for key, known in self.known_failures.items() if fnmatchcase(check_id, key)),
+            None,
+        )
 
     def versions(self) -> dict[str, str]:
         """Installed versions of pynenc and the backend's distributions."""
@@ -81,7 +161,28 @@ class ContractBackend:
         return found
 
 
-def checked_app(backend: ContractBackend, app: "Pynenc") -> "Pynenc":
+#: The name of contract 0.1; the same type.
+ContractBackend = BackendDescription
+
+
+def layer_settings(app: "Pynenc", settings: Settings) -> None:
+    """Layer pynenc settings over those ``app`` was built with (sections merge key by key).
+
+    pynenc builds its components lazily from the configuration; they are dropped
+    here so that the next access builds them with the layered settings.
+    """
+    merged: dict[str, Any] = dict(app.config_values or {})
+    for key, value in settings.items():
+        current = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            merged[key] = {**current, **value}
+        else:
+            merged[key] = value
+    app.config_values = merged
+    app._reset_cached_components()
+
+
+def checked_app(backend: BackendDescription, app: "Pynenc") -> "Pynenc":
     """Refuse an app whose orchestrator is not the backend's declared class."""
     orchestrator = app.orchestrator
     if type(orchestrator) is not backend.orchestrator_class:
@@ -106,12 +207,35 @@ def load_object(spec: str) -> object:
         raise BackendDescriptionError(f"cannot load {spec!r}: {error}") from error
 
 
-def load_backend(spec: str) -> ContractBackend:
-    """Load a :class:`ContractBackend` (or a zero-argument factory of one)."""
+def load_backend(spec: str) -> BackendDescription:
+    """Load a :class:`BackendDescription` (or a zero-argument factory of one)."""
     loaded = load_object(spec)
-    backend = loaded() if callable(loaded) and not isinstance(loaded, ContractBackend) else loaded
-    if not isinstance(backend, ContractBackend):
+    backend = loaded
+    if callable(loaded) and not isinstance(loaded, BackendDescription):
+        required = [
+            name
+            for name, parameter in inspect.signature(loaded).parameters.items()
+            if parameter.default is parameter.empty
+            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        ]
+        if required:
+            raise BackendDescriptionError(
+                f"{spec!r} is a function of ({', '.join(required)}), not a backend "
+                "description: name the attribute that holds the BackendDescription "
+                "(e.g. mypkg.contract:BACKEND) or a factory that takes no arguments"
+            )
+        backend = loaded()
+    if not isinstance(backend, BackendDescription):
         raise BackendDescriptionError(
-            f"{spec!r} is {type(backend).__name__}, not a pynenc_contract.ContractBackend"
+            f"{spec!r} is {type(backend).__name__}, not a pynenc_contract.BackendDescription"
         )
-    return backend
+    return replace(backend, spec=spec)
+
+
+def build_in_child(builder: tuple[str, str], app_id: str, workdir: Path) -> "Pynenc":
+    """Build an app in a child process from :meth:`BackendDescription.child_app_builder`."""
+    kind, spec = builder
+    if kind == "backend":
+        return load_backend(spec).new_app(app_id, workdir)
+    build: AppBuilder = load_object(spec)  # type: ignore[assignment]
+    return build(app_id, workdir)

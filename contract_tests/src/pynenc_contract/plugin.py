@@ -10,20 +10,21 @@ common name: its one fixture is ``contract_backend``. The fixtures the clauses u
 and are seen only by the suite's own tests.
 """
 
-import json
 import os
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pynenc_contract.backend import ContractBackend, load_backend
+from pynenc_contract.backend import BackendDescription, BackendDescriptionError, load_backend
 from pynenc_contract.clauses import CLAUSES, signature_drift
-from pynenc_contract.report import ClauseResults
+from pynenc_contract.report import KNOWN_FAILURE, ClauseResults
 
 MARKER = "contract_clause"
+
 ENV_BACKEND = "PYNENC_CONTRACT_BACKEND"
-_BACKEND_KEY = pytest.StashKey[ContractBackend | None]()
+_BACKEND_KEY = pytest.StashKey[BackendDescription | None]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -31,21 +32,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--contract-backend",
         default=os.environ.get(ENV_BACKEND),
-        help="'module:attribute' of a pynenc_contract.ContractBackend (or a factory of one); "
-        f"default from ${ENV_BACKEND}",
+        help="'module:attribute' of a pynenc_contract.BackendDescription (or a factory of "
+        f"one); default from ${ENV_BACKEND}. Its known_failures run as strict xfail, so a "
+        "change in either direction fails the run",
     )
     group.addoption("--contract-report", help="directory for the conformance report (md, json)")
-    group.addoption(
-        "--contract-expect",
-        help="JSON file of known failures for this backend: {test id: reason}; those run as "
-        "strict xfail, so a change in either direction fails the run",
-    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(*ids): the contract clauses a test checks")
     spec = config.getoption("--contract-backend")
-    config.stash[_BACKEND_KEY] = load_backend(spec) if spec else None
+    try:
+        config.stash[_BACKEND_KEY] = load_backend(spec) if spec else None
+    except BackendDescriptionError as error:
+        raise pytest.UsageError(f"--contract-backend: {error}") from None
     config.pluginmanager.register(_Reporter(config), "pynenc-contract-reporter")
 
 
@@ -70,10 +70,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             pytest.PytestWarning(f"{backend.name}: signature drift: {'; '.join(drift)}"),
             stacklevel=2,
         )
-    expected = _expected_failures(config)
     for item in contract_items:
         ids = _clause_ids(item)
         item.user_properties.append(("contract_clauses", ",".join(ids)))
+        item.user_properties.append(("contract_test_id", contract_test_id(item)))
         missing = {CLAUSES[cid].capability for cid in ids} - {None, *backend.capabilities}
         if missing:
             item.add_marker(
@@ -81,26 +81,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     reason=f"{backend.name} lacks capability {', '.join(sorted(map(str, missing)))}"
                 )
             )
-        elif (reason := expected.pop(contract_test_id(item), None)) is not None:
-            item.add_marker(pytest.mark.xfail(reason=f"known failure: {reason}", strict=True))
-    if expected:
+        elif (known := backend.known_failure(contract_test_id(item))) is not None:
+            reason = f"{KNOWN_FAILURE}{known.describe()}"
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+    test_ids = [contract_test_id(item) for item in contract_items]
+    modules = {test_id.partition("::")[0] for test_id in test_ids}
+    unknown = [
+        key
+        for key in backend.known_failures
+        if key.partition("::")[0] in modules
+        and not any(fnmatchcase(test_id, key) for test_id in test_ids)
+    ]
+    if unknown:
         raise pytest.UsageError(
-            f"--contract-expect names tests that do not exist: {sorted(expected)}"
+            f"{backend.name}: known_failures name tests that do not exist: {sorted(unknown)}"
         )
 
 
 def _clause_ids(item: pytest.Item) -> list[str]:
     return [cid for mark in item.iter_markers(MARKER) for cid in mark.args]
-
-
-def _expected_failures(config: pytest.Config) -> dict[str, str]:
-    path = config.getoption("--contract-expect")
-    if not path:
-        return {}
-    backend = config.stash[_BACKEND_KEY]
-    assert backend is not None
-    recorded: dict[str, dict[str, str]] = json.loads(Path(path).read_text())
-    return dict(recorded.get(backend.name, {}))
 
 
 class _Reporter:
@@ -127,7 +126,7 @@ class _Reporter:
 
 
 @pytest.fixture(scope="session")
-def contract_backend(pytestconfig: pytest.Config) -> ContractBackend:
+def contract_backend(pytestconfig: pytest.Config) -> BackendDescription:
     """The backend under test, from --contract-backend."""
     backend = pytestconfig.stash[_BACKEND_KEY]
     if backend is None:

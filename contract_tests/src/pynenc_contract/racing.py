@@ -16,7 +16,7 @@ from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator.atomic_service import AtomicServiceId, AtomicServiceRun
 
-from pynenc_contract.backend import AppBuilder, ContractBackend, load_object
+from pynenc_contract.backend import BackendDescription, build_in_child
 
 if TYPE_CHECKING:
     from pynenc import Pynenc
@@ -87,7 +87,7 @@ def in_threads(
 
 
 def in_processes(
-    backend: ContractBackend,
+    backend: BackendDescription,
     app_id: str,
     workdir: Path,
     *,
@@ -96,10 +96,9 @@ def in_processes(
     racers: int,
 ) -> list[list[InvocationId]]:
     """Run ``work`` in ``racers`` spawned OS processes, started together."""
-    assert backend.child_build_app is not None
     context = multiprocessing.get_context("spawn")
     job = RaceJob(
-        backend.child_build_app, backend.orchestrator_class, app_id, str(workdir), work, ids
+        backend.child_app_builder(), backend.orchestrator_class, app_id, str(workdir), work, ids
     )
     barrier = context.Barrier(racers)
     results = context.Queue()
@@ -140,7 +139,7 @@ def _next_result(results: Any, processes: list[Any]) -> Any:
 class RaceJob:
     """What every racing process needs to build its app and race (picklable)."""
 
-    builder_spec: str
+    builder: tuple[str, str]
     orchestrator_class: type
     app_id: str
     workdir: str
@@ -151,8 +150,7 @@ class RaceJob:
 def _child(job: RaceJob, index: int, barrier: Any, results: Any) -> None:
     """Entry point of a racing process: build the app, wait for the others, race."""
     try:
-        build: AppBuilder = load_object(job.builder_spec)  # type: ignore[assignment]
-        app = build(job.app_id, Path(job.workdir))
+        app = build_in_child(job.builder, job.app_id, Path(job.workdir))
         if type(app.orchestrator) is not job.orchestrator_class:
             raise TypeError(f"child built {type(app.orchestrator).__name__}")
         _warm_up(app)

@@ -6,7 +6,10 @@ from pathlib import Path
 import pytest
 
 from pynenc_contract import kit, racing
-from pynenc_sqlite.contract import BACKEND
+from pynenc_contract.backend import load_backend
+
+#: Loaded by its spec, so that the racing processes load it too.
+BACKEND = load_backend("pynenc_sqlite.contract:BACKEND")
 
 pytestmark = pytest.mark.crossprocess
 

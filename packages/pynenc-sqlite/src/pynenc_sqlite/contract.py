@@ -1,8 +1,10 @@
-"""This orchestrator's description for the pynenc orchestrator contract suite.
+"""This orchestrator's descriptions for the harness: one per journal mode.
 
-Run the contract with ``pytest --pyargs pynenc_contract.suite
---contract-backend pynenc_sqlite.contract:BACKEND``; the journal mode comes from
-``$PYNENC_SQLITE_JOURNAL_MODE`` (default wal). Needs the ``contract`` extra.
+``pynenc_sqlite.contract:WAL`` (``DELETE``, ``TRUNCATE``, ``PERSIST``, ``MEMORY``)
+runs the contract (``pytest --pyargs pynenc_contract.suite --contract-backend
+pynenc_sqlite.contract:DELETE``), the scenarios and the benchmark
+(``--backend pynenc_sqlite.contract:DELETE``). ``BACKEND`` is the one that
+``$PYNENC_SQLITE_JOURNAL_MODE`` names (default wal). Needs the ``contract`` extra.
 """
 
 import os
@@ -11,29 +13,35 @@ from pathlib import Path
 from pynenc import Pynenc
 from pynenc.builder import PynencBuilder
 
-from pynenc_contract import Capability, ContractBackend
+from pynenc_contract import BackendDescription, Capability
 from pynenc_sqlite import PynencSQLiteOrchestrator
+from pynenc_sqlite.conf.config_orchestrator import JournalMode
 
-JOURNAL_MODE = os.environ.get("PYNENC_SQLITE_JOURNAL_MODE", "wal")
+#: The file of this orchestrator and the file of pynenc's other SQLite components.
+ORCHESTRATOR_FILE, COMPONENTS_FILE = "orchestrator.sqlite3", "components.sqlite3"
 
 
-def build_app(app_id: str, workdir: Path) -> Pynenc:
-    """pynenc's SQLite components in one file, our orchestrator in its own file."""
-    app: Pynenc = (
-        PynencBuilder()
-        .app_id(app_id)
-        .sqlite(str(workdir / "components.sqlite3"))
-        .sqlite_orchestrator(str(workdir / "orchestrator.sqlite3"), journal_mode=JOURNAL_MODE)
-        .build()
+def description(journal_mode: str) -> BackendDescription:
+    """Ours in ``journal_mode``, with pynenc's SQLite components in a file of their own."""
+
+    def build_app(app_id: str, workdir: Path) -> Pynenc:
+        app: Pynenc = (
+            PynencBuilder()
+            .app_id(app_id)
+            .sqlite(str(workdir / COMPONENTS_FILE))
+            .sqlite_orchestrator(str(workdir / ORCHESTRATOR_FILE), journal_mode=journal_mode)
+            .build()
+        )
+        return app
+
+    return BackendDescription(
+        name=f"pynenc-sqlite ({journal_mode})",
+        orchestrator_class=PynencSQLiteOrchestrator,
+        build_app=build_app,
+        capabilities=frozenset({Capability.CROSS_PROCESS}),
+        distributions=("pynenc-sqlite",),
     )
-    return app
 
 
-BACKEND = ContractBackend(
-    name=f"pynenc-sqlite ({JOURNAL_MODE})",
-    orchestrator_class=PynencSQLiteOrchestrator,
-    build_app=build_app,
-    child_build_app=f"{__name__}:build_app",
-    capabilities=frozenset({Capability.CROSS_PROCESS}),
-    distributions=("pynenc-sqlite",),
-)
+WAL, DELETE, TRUNCATE, PERSIST, MEMORY = (description(mode.value) for mode in JournalMode)
+BACKEND = description(os.environ.get("PYNENC_SQLITE_JOURNAL_MODE", "wal"))

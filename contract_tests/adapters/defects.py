@@ -1,0 +1,26 @@
+"""Defects of pynenc 0.4.0's orchestrators that the contract finds in more than one backend.
+
+Each is a :class:`KnownFailure` that the descriptions in this package list under the
+tests it breaks.
+"""
+
+from pynenc_contract import KnownFailure
+
+REGISTERED_KEEPS_OWNER = KnownFailure(
+    "pynenc: REGISTERED keeps an owner",
+    "_register_new_invocations stores the registering runner as owner of a REGISTERED "
+    "invocation (REG-1); the base class documents no owner",
+)
+PAGES_BY_LAST_CHANGE = KnownFailure(
+    "pynenc: pages by last status change",
+    "get_invocation_ids_paginated orders by the last status change, not newest registration "
+    "first as documented, so pages skip and repeat while statuses change (PAGE-1/2)",
+)
+BLOCKING_NOT_OLDEST_FIRST = KnownFailure(
+    "pynenc: blocking look-up order",
+    "get_blocking_invocations does not return the oldest waited invocations first (BLOCK-2)",
+)
+HEARTBEAT_ERASES_QUEUES = KnownFailure(
+    "pynenc: heartbeat erases queues",
+    "a heartbeat without consumed_queues erases the queues given earlier (RUN-1)",
+)
