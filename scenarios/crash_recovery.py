@@ -205,20 +205,27 @@ def _config(wait_cron: bool) -> dict[str, object]:
 def _wait_victim_running(
     env: harness.AppEnv, ids: list[str], victim: str, timeout: float = 30.0
 ) -> list[str]:
-    """Invocations RUNNING under the victim, once there is at least one."""
+    """Invocations RUNNING under the victim, once there is at least one and the victim
+    has claimed every task.
+
+    A runner killed after it took an invocation from the broker and before it
+    claimed it loses that invocation for good (pynenc-10, see README); the scenario
+    checks recovery, so it kills only once no task is still REGISTERED.
+    """
     deadline = time.time() + timeout
     while time.time() < deadline:
         roots = env.roots()
-        found = []
-        for invocation_id in ids:
-            record = env.app.orchestrator.get_invocation_status_record(invocation_id)  # type: ignore[arg-type]
-            owner = record.runner_id or ""
-            if record.status is InvocationStatus.RUNNING and roots.get(owner, owner) == victim:
-                found.append(invocation_id)
-        if found:
+        records = [env.app.orchestrator.get_invocation_status_record(i) for i in ids]  # type: ignore[arg-type]
+        found = [
+            invocation_id
+            for invocation_id, record in zip(ids, records, strict=True)
+            if record.status is InvocationStatus.RUNNING
+            and roots.get(record.runner_id or "", record.runner_id or "") == victim
+        ]
+        if found and all(r.status is not InvocationStatus.REGISTERED for r in records):
             return found
         time.sleep(0.1)
-    raise TimeoutError(f"the victim ran none of the tasks within {timeout:g}s")
+    raise TimeoutError(f"the victim did not run and claim all tasks within {timeout:g}s")
 
 
 if __name__ == "__main__":
