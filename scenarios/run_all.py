@@ -28,7 +28,7 @@ SCENARIOS_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCENARIOS_DIR))
 
 from expectations import all_known_failures  # noqa: E402
-from harness import JOURNAL_MODES, LEDGER_ENV, RUNNER_ABBREVIATIONS  # noqa: E402
+from harness import JOURNAL_MODES, LEDGER_ENV, RUNNER_ABBREVIATIONS, install_cleanup  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only", action="append", metavar="SCENARIO", help="run only these scenarios (repeatable)"
     )
     args = parser.parse_args(argv)
+    install_cleanup()  # SIGTERM (nox, CI) ends the running scenario as Ctrl-C does
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     runs: list[dict[str, Any]] = []
