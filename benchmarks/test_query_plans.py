@@ -21,10 +21,12 @@ from typing import Any
 import bench_tasks
 import pytest
 from pynenc.arguments import Arguments
-from pynenc.builder import PynencBuilder
 from pynenc.call import Call
 from pynenc.invocation.dist_invocation import DistributedInvocation
 from pynenc.invocation.status import InvocationStatus
+
+from pynenc_sqlite.conf.config_orchestrator import CONFIG_SECTION
+from pynenc_sqlite.contract import WAL
 
 REGISTERED = [InvocationStatus.REGISTERED]
 QUEUED_OR_RUNNING = [InvocationStatus.PENDING, InvocationStatus.RUNNING]
@@ -56,12 +58,10 @@ def _store(directory: Path, size: int) -> Store:
     half SUCCESS, except the newest ``size // 10``, PENDING (so that the matches of
     task look-ups grow with the store); ``size // 10`` SUCCESS invocations wait on
     REGISTERED ones."""
-    app = (
-        PynencBuilder()
-        .app_id(f"plans-{size}")
-        .memory()
-        .sqlite_orchestrator(str(directory / f"plans-{size}.sqlite3"), journal_mode="wal")
-        .build()
+    app = WAL.new_app(
+        f"plans-{size}",
+        directory,
+        {CONFIG_SECTION: {"sqlite_db_path": str(directory / f"plans-{size}.sqlite3")}},
     )
     task = app.task(bench_tasks.add)
     invocations = [

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 from pynenc import Pynenc
-from pynenc.builder import PynencBuilder
 
 from pynenc_sqlite import PynencSQLiteOrchestrator
+from pynenc_sqlite.conf.config_orchestrator import CONFIG_SECTION
+from pynenc_sqlite.contract import description
 
 #: The journal mode of this test run (the nox matrix sets it).
 JOURNAL_MODE = os.environ.get("PYNENC_SQLITE_JOURNAL_MODE", "wal")
@@ -22,16 +23,16 @@ AppFactory = Callable[..., Pynenc]
 def build_app(
     workdir: Path, app_id: str | None = None, db_path: Path | None = None, **options: Any
 ) -> Pynenc:
-    """An app with pynenc's SQLite components and our orchestrator in ``workdir``."""
-    options.setdefault("journal_mode", JOURNAL_MODE)
-    app: Pynenc = (
-        PynencBuilder()
-        .app_id(app_id or f"test-{uuid.uuid4().hex[:10]}")
-        .sqlite(str(workdir / "components.sqlite3"))
-        .sqlite_orchestrator(str(db_path or workdir / "orchestrator.sqlite3"), **options)
-        .build()
-    )
-    return app
+    """An app on pynenc-sqlite's description in ``workdir`` (this run's journal mode).
+
+    ``options`` are orchestrator settings layered over it; ``db_path`` moves its file.
+    """
+    settings: dict[str, Any] = dict(options)
+    if db_path is not None:
+        settings["sqlite_db_path"] = str(db_path)
+    described = description(settings.pop("journal_mode", JOURNAL_MODE))
+    app_id = app_id or f"test-{uuid.uuid4().hex[:10]}"
+    return described.new_app(app_id, workdir, {CONFIG_SECTION: settings} if settings else None)
 
 
 class ForkedChild:

@@ -13,12 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import JOURNAL_MODE, ForkedChild
+from conftest import JOURNAL_MODE, ForkedChild, build_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pynenc import Pynenc
 from pynenc.arguments import Arguments
-from pynenc.builder import PynencBuilder
 from pynenc.call import Call
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.dist_invocation import DistributedInvocation
@@ -33,18 +32,6 @@ pytestmark = pytest.mark.faults
 #: SIGKILLs per run of the kill test (the matrix runs it once per journal mode).
 KILLS = int(os.environ.get("PYNENC_SQLITE_FAULT_KILLS", "50"))
 WALK = (InvocationStatus.PENDING, InvocationStatus.RUNNING, InvocationStatus.SUCCESS)
-
-
-def _orchestrator_only_app(db: Path, app_id: str = "faults") -> Pynenc:
-    """Memory components, our orchestrator on ``db``: only the orchestrator is under test."""
-    app: Pynenc = (
-        PynencBuilder()
-        .app_id(app_id)
-        .memory()
-        .sqlite_orchestrator(str(db), journal_mode=JOURNAL_MODE)
-        .build()
-    )
-    return app
 
 
 def _writes(app: Pynenc) -> Iterator[str]:
@@ -147,7 +134,7 @@ def test_sigkill_during_writes_keeps_every_committed_write(tmp_path: Path) -> No
     measured by the writer itself. A kill that lands after that write committed does
     not count, so KILLS kills land in the middle of a write however loaded the machine."""
     db = tmp_path / "killed.sqlite3"
-    app = _orchestrator_only_app(db)
+    app = build_app(db.parent, app_id="faults", db_path=db)
     orchestrator = app.orchestrator
     assert isinstance(orchestrator, PynencSQLiteOrchestrator)
     rng = random.Random(20261128)
@@ -190,7 +177,7 @@ def _expect_damage_reported_at_next_start(db: Path) -> None:
     assert JOURNAL_MODE == "memory", f"journal mode {JOURNAL_MODE} corrupted the database"
     before = db.read_bytes()
     with pytest.raises(DatabaseFileError, match="is damaged"):
-        _orchestrator_only_app(db, app_id="after-crash").orchestrator  # noqa: B018
+        build_app(db.parent, app_id="after-crash", db_path=db)
     assert db.read_bytes() == before
 
 
@@ -303,7 +290,7 @@ def test_hostile_identifiers_and_values_round_trip_and_leave_the_schema_alone(
     tmp_path_factory: pytest.TempPathFactory, app_id: str, name: str, value: str, runner: str
 ) -> None:
     db = tmp_path_factory.mktemp("hostile") / "hostile.sqlite3"
-    app = _orchestrator_only_app(db, app_id=app_id)
+    app = build_app(db.parent, app_id=app_id, db_path=db)
     orchestrator = app.orchestrator
     schema = _schema(db)
     func = types.FunctionType(tasks.echo.__code__, {}, name)
@@ -322,5 +309,5 @@ def test_hostile_identifiers_and_values_round_trip_and_leave_the_schema_alone(
     (info,) = orchestrator.get_active_runners()
     assert (info.runner_id, info.consumed_queues) == (runner, (value,))
     assert _schema(db) == schema
-    other = _orchestrator_only_app(db, app_id=f"{app_id}-other")
+    other = build_app(db.parent, app_id=f"{app_id}-other", db_path=db)
     assert other.orchestrator.count_invocations() == 0
