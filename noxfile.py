@@ -37,14 +37,18 @@ IN_CI = bool(os.environ.get("CI"))
 #: Backends: id -> the spec of its description (module:attribute, importable from
 #: contract_tests/). The description says what else it needs (services such as a
 #: redis-server); a backend outside the workspace installs the dependency group
-#: "backend-<id>" of pyproject.toml.
+#: "backend-<id up to its first dash>" of pyproject.toml (redis-orchestrator: redis).
 BACKENDS = {
     **{f"sqlite-{mode}": f"pynenc_sqlite.contract:{mode.upper()}" for mode in JOURNAL_MODES},
     "memory": "adapters.pynenc_builtin_backends:MEMORY",
     "builtin-sqlite": "adapters.pynenc_builtin_backends:BUILTIN_SQLITE",
     "redis": "adapters.redis_backend:BACKEND",
+    "redis-orchestrator": "adapters.redis_backend:ORCHESTRATOR",
     "rustvello": "adapters.rustvello_backend:BACKEND",
+    "broken-claim": "adapters.broken:CLAIM",
 }
+#: Backends of the contract matrix (the broken ones run in contract_selftest).
+CONTRACT_BACKENDS = [b for b in BACKENDS if b not in ("redis-orchestrator", "broken-claim")]
 DEPENDENCY_GROUPS = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
 
 
@@ -130,7 +134,7 @@ def tests(session: nox.Session, journal_mode: str) -> None:
 def install_backend(session: nox.Session, backend: str, *groups: str) -> dict[str, Any]:
     """Install what ``backend`` needs; its description as ``python -m pynenc_contract
     describe`` prints it."""
-    group = f"backend-{backend}"
+    group = f"backend-{backend.partition('-')[0]}"
     install(session, *groups, *([group] if group in DEPENDENCY_GROUPS else []))
     with session.chdir(ROOT / "contract_tests"):
         described = session.run(
@@ -155,7 +159,7 @@ def services_for(session: nox.Session, described: dict[str, Any]) -> Iterator[di
 
 
 @nox.session(python=PYTHONS, tags=["ci"])
-@nox.parametrize("backend", list(BACKENDS))
+@nox.parametrize("backend", CONTRACT_BACKENDS)
 def contract(session: nox.Session, backend: str) -> None:
     """The orchestrator contract against one backend.
 
@@ -201,40 +205,64 @@ def contract_selftest(session: nox.Session) -> None:
     )
 
 
-def run_scenarios(session: nox.Session, journal_mode: str, *args: str) -> None:
-    """Every scenario script against one journal mode; summary in results/scenarios."""
-    install(session, "test")
-    out = RESULTS_DIR / "scenarios" / session.name.replace("/", "_")
-    session.run(
-        "python",
-        "scenarios/run_all.py",
-        "--journal-mode",
-        journal_mode,
-        "--out",
-        str(out),
-        *args,
-        *session.posargs,
-        env=coverage_env(session),
-    )
-    # The table of every scenario x cell run so far (each cell adds its column).
+def run_scenarios(session: nox.Session, backends: dict[str, tuple[str, ...]]) -> None:
+    """The scenarios on each backend (id -> extra run_all arguments); one summary per
+    backend in results/scenarios, then the matrix of every cell run so far."""
+    for backend, args in backends.items():
+        described = install_backend(session, backend, "test")
+        out = RESULTS_DIR / "scenarios" / f"{session.name}-{backend}".replace("/", "_")
+        with services_for(session, described) as service_env:
+            session.run(
+                "python",
+                "scenarios/run_all.py",
+                "--backend",
+                BACKENDS[backend],
+                "--out",
+                str(out),
+                *args,
+                *session.posargs,
+                env={**service_env, "PYTHONPATH": str(ROOT / "contract_tests")},
+            )
     session.run("python", "scenarios/matrix_report.py", str(RESULTS_DIR / "scenarios"))
 
 
+#: Backends of the scenario matrix; the broken one must fail (its failures are known).
+SCENARIO_BACKENDS = [
+    *(f"sqlite-{mode}" for mode in JOURNAL_MODES),
+    "builtin-sqlite",
+    "redis-orchestrator",
+    "redis",
+    "broken-claim",
+]
+
+
 @nox.session(python=PYTHONS, default=False)
-@nox.parametrize("journal_mode", JOURNAL_MODES)
-def scenarios(session: nox.Session, journal_mode: str) -> None:
+@nox.parametrize("backend", SCENARIO_BACKENDS)
+def scenarios(session: nox.Session, backend: str) -> None:
     """Cross-process scenarios with real runners, full form (add `-- --quick` to shorten)."""
-    run_scenarios(session, journal_mode)
+    run_scenarios(session, {backend: ()})
 
 
-#: The quick scenarios in `-t ci`: one journal mode per Python.
-QUICK_SCENARIO_CELLS = {"3.12": "wal", "3.13": "delete"}
+#: The quick scenarios in `-t ci`: ours in one journal mode per Python; on 3.12 also
+#: pynenc's built-in where it differs from ours, and the broken claim on fan-out.
+QUICK_SCENARIO_CELLS: dict[str, dict[str, tuple[str, ...]]] = {
+    "3.12": {
+        "sqlite-wal": ("--quick",),
+        "builtin-sqlite": (
+            "--quick",
+            *("--only", "concurrency", "--only", "registration", "--only", "atomic_service"),
+            *("--runner", "ThreadRunner"),
+        ),
+        "broken-claim": ("--quick", "--only", "fanout", "--runner", "ThreadRunner"),
+    },
+    "3.13": {"sqlite-delete": ("--quick",)},
+}
 
 
 @nox.session(python=PYTHONS, tags=["ci"])
 def scenarios_quick(session: nox.Session) -> None:
-    """The quick form of the scenarios, wal on 3.12 and delete on 3.13."""
-    run_scenarios(session, QUICK_SCENARIO_CELLS[str(session.python)], "--quick")
+    """The quick form of the scenarios (see QUICK_SCENARIO_CELLS)."""
+    run_scenarios(session, QUICK_SCENARIO_CELLS[str(session.python)])
 
 
 @nox.session(python=PYTHONS[0], default=False)

@@ -1,13 +1,17 @@
 """The pynenc app every scenario runs, copied into each work dir as ``scenario_app.py``.
 
-It reads ``config.json`` beside itself. Task bodies record their execution
-windows in ``probe.sqlite3`` (one row per start and end, with the invocation id
-and pid), which is how the scenarios see what actually ran and how often.
+It reads ``config.json`` beside itself: the spec of the backend description, which
+builds the app in this directory, and the scenario's settings, layered over it.
+Every process (the scenario, its runners and their workers, clients) builds the
+app the same way. Task bodies record their execution windows in
+``probe.sqlite3`` (one row per start and end, with the invocation id and pid),
+which is how the scenarios see what actually ran and how often.
 
 The registration scenario's client processes call :func:`register_client`.
 """
 
 import fcntl
+import json
 import os
 import sqlite3
 import time
@@ -19,13 +23,15 @@ from typing import Any
 from pynenc import Pynenc, context
 from pynenc.conf.config_task import ConcurrencyControlType
 
+from pynenc_contract.backend import load_backend
+
 HERE = Path(__file__).resolve().parent
 PROBE_PATH = HERE / "probe.sqlite3"
 
-if (HERE / "broken_orchestrator.py").exists():
-    import broken_orchestrator  # noqa: F401  (registers BrokenClaimOrchestrator)
-
-app = Pynenc(config_filepath=str(HERE / "config.json"))
+_CONFIG = json.loads((HERE / "config.json").read_text())
+app: Pynenc = load_backend(_CONFIG["backend"]).new_app(
+    _CONFIG["settings"]["app_id"], HERE, _CONFIG["settings"]
+)
 
 
 def _probe(kind: str, key: str) -> None:

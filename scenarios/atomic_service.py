@@ -36,8 +36,7 @@ def plan(opts: Options) -> list[Case]:
         Case(
             NAME,
             runner,
-            opts.orchestrator,
-            opts.journal_mode,
+            opts.backend.name,
             params={
                 "runners": RUNNERS,
                 "observe_runs": 4 if opts.quick else 10,

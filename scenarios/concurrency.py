@@ -37,8 +37,7 @@ def plan(opts: Options) -> list[Case]:
         Case(
             NAME,
             runner,
-            opts.orchestrator,
-            opts.journal_mode,
+            opts.backend.name,
             variant,
             params={"task": task, "keys": keys, "per_key": per_key, "task_seconds": TASK_SECONDS},
         )
@@ -68,7 +67,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
         wait = env.wait_final([task], total, timeout=120 if opts.quick else 300, stall=30)
         env.stop_all()
         until = time.time()
-        histories = env.histories()
+        histories = env.histories([task])
         ids = env.invocation_ids(task)
         by_key: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
         for interval in harness.running_intervals(histories, ids, until):

@@ -54,8 +54,7 @@ def plan(opts: Options) -> list[Case]:
             Case(
                 NAME,
                 runner,
-                opts.orchestrator,
-                opts.journal_mode,
+                opts.backend.name,
                 variant,
                 params={
                     "tasks": TASKS,
@@ -97,9 +96,10 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
         env.stop_all()
         stopped_at = time.time()
 
-        roots = env.roots()
         wanted = set(ids)
         runs = [r for r in env.probes() if r.invocation_id in wanted]
+        owners_at_kill = (record.runner_id or "" for record in at_kill.values())
+        roots = env.roots([*(r.runner_id for r in runs), *owners_at_kill])
         on_victim = {id(r) for r in runs if roots.get(r.runner_id, r.runner_id) == victim.runner_id}
         ends = {
             id(r): r.end
@@ -116,7 +116,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
             for i, rs in by_invocation.items()
             if harness.overlaps([(str(r.pid), r.start, ends[id(r)]) for r in rs])
         ]
-        histories = env.histories()
+        histories = env.histories(["work"])
         lost_at_kill = _restore_entries_lost_at_kill(histories, at_kill, victim.runner_id, roots)
         recovered = sum(
             1
@@ -214,8 +214,8 @@ def _wait_victim_running(
     """
     deadline = time.time() + timeout
     while time.time() < deadline:
-        roots = env.roots()
         records = [env.app.orchestrator.get_invocation_status_record(i) for i in ids]  # type: ignore[arg-type]
+        roots = env.roots(record.runner_id or "" for record in records)
         found = [
             invocation_id
             for invocation_id, record in zip(ids, records, strict=True)

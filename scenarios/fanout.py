@@ -28,8 +28,7 @@ def plan(opts: Options) -> list[Case]:
         Case(
             NAME,
             runner,
-            opts.orchestrator,
-            opts.journal_mode,
+            opts.backend.name,
             params={
                 "parents": parents,
                 "children": CHILDREN,
@@ -66,7 +65,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
         result.metrics["ownership_errors"] = sum(
             harness.scan_logs(env.logs(), ["InvocationStatusOwnershipError"]).values()
         )
-        histories = env.histories()
+        histories = env.histories(["fan_parent", "fan_child"])
         ids = env.invocation_ids("fan_parent") + env.invocation_ids("fan_child")
         result.add(harness.check_all_succeeded(env, ["fan_parent", "fan_child"], expected))
         result.add(harness.check_no_duplicates(env.probes(), ids))

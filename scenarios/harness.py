@@ -1,9 +1,9 @@
 """Shared machinery of the cross-process scenarios (one module for every script).
 
 * :class:`AppEnv`: a work dir holding a generated app module (``scenario_app.py``,
-  from ``app_template.py``) and ``config.json``; all state in SQLite files there
-  (our orchestrator in its own file, pynenc's broker, state backend, client data
-  store and trigger in ``components.sqlite3``, task probes in ``probe.sqlite3``).
+  from ``app_template.py``) and ``config.json``: the backend description's spec
+  and the scenario's settings, which every process layers over the app that the
+  description builds in the work dir. Task probes go to ``probe.sqlite3``.
 * :class:`ManagedProcess`: runner and client processes, each in its own session;
   stopped with SIGTERM to the runner, then SIGKILL of its process group; always
   cleaned up with timeouts, also on exceptions, SIGTERM and Ctrl-C.
@@ -30,15 +30,15 @@ import tempfile
 import time
 import traceback
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType, ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
-from expectations import KnownFailure, expected_failure
+from expectations import expected_failure
 from pynenc import Pynenc, context
 from pynenc.exceptions import InvocationStatusError
 from pynenc.identifiers.task_id import TaskId
@@ -50,6 +50,10 @@ from pynenc.invocation.status import (
 from pynenc.orchestrator.atomic_service import AtomicServiceExecution
 from pynenc.runner.runner_context import RunnerContext
 from pynenc.state_backend.base_state_backend import InvocationHistory
+
+from pynenc_contract import BackendDescription, Capability, KnownFailure
+from pynenc_contract.backend import BackendDescriptionError, load_backend
+from pynenc_sqlite import PynencSQLiteOrchestrator
 
 PYNENC_VERSION = importlib.metadata.version("pynenc")
 SCENARIOS_DIR = Path(__file__).resolve().parent
@@ -64,12 +68,8 @@ RUNNER_ABBREVIATIONS = {
     "ProcessRunner": "PR",
     "PersistentProcessRunner": "PPR",
 }
-JOURNAL_MODES = ("wal", "delete", "truncate", "persist", "memory")
-ORCHESTRATOR_CLASSES = {
-    "ours": "PynencSQLiteOrchestrator",
-    "builtin": "SQLiteOrchestrator",
-    "broken-claim": "BrokenClaimOrchestrator",
-}
+#: The backend the scenarios run on without ``--backend``.
+DEFAULT_BACKEND = "pynenc_sqlite.contract:WAL"
 FINAL_STATUSES = sorted(InvocationStatus.get_final_statuses())
 #: How long wait_final waits for the history entries of invocations already final.
 HISTORY_SETTLE_SECONDS = 10.0
@@ -77,13 +77,10 @@ HISTORY_SETTLE_SECONDS = 10.0
 #: so that ``run_all.py`` can end leftovers of a scenario it had to kill.
 LEDGER_ENV = "SCENARIOS_PROCESS_LEDGER"
 
-#: Fast failure detection and atomic-service cycle (see PYNENC_NOTES.md).
+#: Fast failure detection and atomic-service cycle (see PYNENC_NOTES.md), layered over
+#: the app that the backend description builds.
 DEAD_AFTER_MINUTES = 0.1
 BASE_CONFIG: dict[str, Any] = {
-    "broker_cls": "SQLiteBroker",
-    "state_backend_cls": "SQLiteStateBackend",
-    "client_data_store_cls": "SQLiteClientDataStore",
-    "trigger_cls": "SQLiteTrigger",
     "runner_considered_dead_after_minutes": DEAD_AFTER_MINUTES,
     "recover_pending_invocations_cron": "* * * * *",
     "recover_running_invocations_cron": "* * * * *",
@@ -103,9 +100,9 @@ class Options:
     """Command-line options shared by every scenario script."""
 
     quick: bool
-    journal_mode: str
+    backend_spec: str
+    backend: BackendDescription
     runners: tuple[str, ...]
-    orchestrator: str
     out: Path
     keep: bool
     verbose: bool
@@ -130,10 +127,11 @@ def parse_options(
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes (CI form)")
     parser.add_argument(
-        "--journal-mode",
-        choices=JOURNAL_MODES,
-        default="wal",
-        help="journal mode of our orchestrator's file (default wal)",
+        "--backend",
+        default=DEFAULT_BACKEND,
+        metavar="MODULE:ATTR",
+        help="the backend: a pynenc_contract.BackendDescription, as for the contract "
+        f"(default {DEFAULT_BACKEND}); importable from the current directory or PYTHONPATH",
     )
     parser.add_argument(
         "--runner",
@@ -141,13 +139,6 @@ def parse_options(
         choices=[*runner_types, "all"],
         help="runner type to drive (repeatable; default: all that apply, fewer in --quick "
         "for some scenarios)",
-    )
-    parser.add_argument(
-        "--orchestrator",
-        choices=list(ORCHESTRATOR_CLASSES),
-        default="ours",
-        help="ours (PynencSQLiteOrchestrator), builtin (pynenc's "
-        "SQLiteOrchestrator) or broken-claim (non-atomic claim)",
     )
     parser.add_argument(
         "--out",
@@ -158,15 +149,29 @@ def parse_options(
     parser.add_argument("--keep", action="store_true", help="keep the work directories")
     parser.add_argument("--verbose", action="store_true", help="runner logs at info level")
     args = parser.parse_args(argv)
+    backend = scenario_backend(args.backend, parser.error)
     default = quick_runners if args.quick and quick_runners else runner_types
     chosen = args.runner or ["all"]
     if "all" in chosen:
         runners = tuple(runner_types) if args.runner else tuple(default)
     else:
         runners = tuple(dict.fromkeys(chosen))
-    return Options(
-        args.quick, args.journal_mode, runners, args.orchestrator, args.out, args.keep, args.verbose
-    )
+    return Options(args.quick, args.backend, backend, runners, args.out, args.keep, args.verbose)
+
+
+def scenario_backend(spec: str, error: Callable[[str], NoReturn]) -> BackendDescription:
+    """Load the description; ``error`` (a usage error) when it cannot run scenarios."""
+    sys.path.insert(0, os.getcwd())  # as `python -m` would, for a module beside the caller
+    try:
+        backend = load_backend(spec)
+    except BackendDescriptionError as problem:
+        error(f"--backend: {problem}")
+    if Capability.CROSS_PROCESS not in backend.capabilities:
+        error(
+            f"--backend {spec}: {backend.name} lacks the cross_process capability; the "
+            "scenarios run runners in several processes on one backend"
+        )
+    return backend
 
 
 # -- processes -----------------------------------------------------------------
@@ -297,10 +302,13 @@ def install_cleanup() -> None:
 
 
 def _child_environment(extra: Mapping[str, str]) -> dict[str, str]:
-    """This environment without PYNENC__ settings, plus ``extra``."""
+    """This environment without PYNENC__ settings, plus ``extra``; the directory this
+    process started in stays importable, so that children load the same description."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYNENC__")}
     env["PYTHONUNBUFFERED"] = "1"
-    env.pop("PYTHONPATH", None)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    )
     env.update(extra)
     return env
 
@@ -342,24 +350,25 @@ def prestarted_workers(runner_type: str, slots: int) -> int:
 
 @dataclass
 class Case:
-    """One run of a scenario: a runner type, an orchestrator and a variant."""
+    """One run of a scenario: a runner type on a backend, and a variant."""
 
     scenario: str
     runner_type: str
-    orchestrator: str
-    journal_mode: str
+    backend: str
     variant: str = ""
     params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
-        """Short unique name of the case inside its scenario."""
+        """Short unique name of the case inside its scenario and backend."""
         parts = [RUNNER_ABBREVIATIONS.get(self.runner_type, self.runner_type)]
         if self.variant:
             parts.append(self.variant)
-        if self.orchestrator != "ours":
-            parts.append(self.orchestrator)
         return "/".join(parts)
+
+    def check_id(self, check: str) -> str:
+        """How known failures name a check of this case: ``scenario/label: check``."""
+        return f"{self.scenario}/{self.label}: {check}"
 
 
 class AppEnv:
@@ -382,10 +391,9 @@ class AppEnv:
         self.slots = slots
         self.processes: list[ManagedProcess] = []
         self.config = self._config(slots, config or {})
-        (self.workdir / "config.json").write_text(json.dumps(self.config, indent=1))
+        document = {"backend": opts.backend_spec, "settings": self.config}
+        (self.workdir / "config.json").write_text(json.dumps(document, indent=1))
         shutil.copy(SCENARIOS_DIR / "app_template.py", self.workdir / f"{APP_MODULE}.py")
-        if case.orchestrator == "broken-claim":
-            shutil.copy(SCENARIOS_DIR / "broken_orchestrator.py", self.workdir)
         with contextlib.closing(sqlite3.connect(self.workdir / "probe.sqlite3")) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(
@@ -396,19 +404,9 @@ class AppEnv:
         self.app: Pynenc = self.module.app
 
     def _config(self, slots: int, extra: Mapping[str, Any]) -> dict[str, Any]:
-        orchestrator_file = str(self.workdir / "orchestrator.sqlite3")
-        cls = ORCHESTRATOR_CLASSES[self.case.orchestrator]
-        section = (
-            "orchestratorsqlite"
-            if self.case.orchestrator == "builtin"
-            else "orchestratorpynencsqlite"
-        )
         values: dict[str, Any] = {
             **BASE_CONFIG,
             "app_id": self.app_id,
-            "orchestrator_cls": cls,
-            "sqlite_db_path": str(self.workdir / "components.sqlite3"),
-            section: {"sqlite_db_path": orchestrator_file, "journal_mode": self.case.journal_mode},
             "logging_level": "info" if self.opts.verbose else "warning",
         }
         if self.case.runner_type in RUNNER_TYPES:
@@ -421,8 +419,7 @@ class AppEnv:
         return values
 
     def _import_module(self) -> ModuleType:
-        for name in (APP_MODULE, "broken_orchestrator"):
-            sys.modules.pop(name, None)
+        sys.modules.pop(APP_MODULE, None)
         sys.path.insert(0, str(self.workdir))
         try:
             return importlib.import_module(APP_MODULE)
@@ -610,11 +607,12 @@ class AppEnv:
 
     def _wait_final_histories(self, tasks: Sequence[str], final: int) -> None:
         deadline = time.time() + HISTORY_SETTLE_SECONDS
-        ids = {i for task in tasks for i in self.invocation_ids(task)}
         while time.time() < deadline:
-            histories = self.histories()
+            histories = self.histories(tasks)
             recorded = sum(
-                1 for i in ids if any(e.status in FINAL_STATUSES for e in histories.get(i, ()))
+                1
+                for entries in histories.values()
+                if any(e.status in FINAL_STATUSES for e in entries)
             )
             if recorded >= final:
                 return
@@ -640,47 +638,37 @@ class AppEnv:
             recover_pending_invocations()
         return running + pending
 
-    def histories(self) -> dict[str, list["HistoryEntry"]]:
-        """Status histories of all invocations, read from the state backend."""
-        backend: Any = self.app.state_backend
-        rows = _read_rows(
-            backend.sqlite_db_path, f"SELECT history_json FROM {backend.tables.HISTORY}"
-        )
-        result: dict[str, list[HistoryEntry]] = defaultdict(list)
-        for (raw,) in rows:
-            history = InvocationHistory.from_json(raw)
-            result[history.invocation_id].append(HistoryEntry.of(history))
-        for entries in result.values():
-            entries.sort(key=HistoryEntry.order)
+    def histories(self, tasks: Sequence[str]) -> dict[str, list["HistoryEntry"]]:
+        """Status histories of the invocations of ``tasks``, from the state backend."""
+        state_backend = self.app.state_backend
+        result: dict[str, list[HistoryEntry]] = {}
+        for invocation_id in (i for task in tasks for i in self.invocation_ids(task)):
+            entries = [HistoryEntry.of(h) for h in state_backend.get_history(invocation_id)]  # type: ignore[arg-type]
+            result[invocation_id] = sorted(entries, key=HistoryEntry.order)
         return result
 
-    def invocation_rows(self) -> dict[str, "InvocationRow"]:
-        """Task, arguments and parent of every invocation, from the state backend."""
-        backend: Any = self.app.state_backend
-        rows = _read_rows(
-            backend.sqlite_db_path,
-            f"SELECT invocation_id, task_id_key, serialized_arguments, parent_invocation_id "
-            f"FROM {backend.tables.INVOCATIONS}",
-        )
-        return {
-            inv: InvocationRow(task.rpartition(".")[2], json.loads(args), parent)
-            for inv, task, args, parent in rows
-        }
+    def invocation_rows(self, tasks: Sequence[str]) -> dict[str, "InvocationRow"]:
+        """Task, arguments and parent of the invocations of ``tasks``, from the state backend."""
+        rows = {}
+        for invocation_id in (i for task in tasks for i in self.invocation_ids(task)):
+            invocation = self.app.state_backend.get_invocation(invocation_id)  # type: ignore[arg-type]
+            rows[invocation_id] = InvocationRow(
+                invocation.task.task_id.func_name,
+                dict(invocation.call.serialized_arguments),
+                invocation.parent_invocation_id,
+            )
+        return rows
 
-    def roots(self) -> dict[str, str]:
-        """Runner id -> the runner parent at the top of its chain (state backend contexts)."""
-        backend: Any = self.app.state_backend
-        query = f"SELECT runner_id, parent_ctx_id FROM {backend.tables.RUNNER_CONTEXTS}"
-        parents: dict[str, str | None] = dict(_read_rows(backend.sqlite_db_path, query))
-
-        def root(runner_id: str) -> str:
-            seen = set()
-            while (parent := parents.get(runner_id)) and runner_id not in seen:
-                seen.add(runner_id)
-                runner_id = parent
-            return runner_id
-
-        return {runner_id: root(runner_id) for runner_id in parents}
+    def roots(self, runner_ids: Iterable[str]) -> dict[str, str]:
+        """Runner id -> the runner parent at the top of its chain (runner contexts)."""
+        state_backend = self.app.state_backend
+        found = {}
+        for runner_id in set(runner_ids):
+            context_ = state_backend.get_runner_context(runner_id)
+            while context_ is not None and context_.parent_ctx is not None:
+                context_ = context_.parent_ctx
+            found[runner_id] = context_.runner_id if context_ is not None else runner_id
+        return found
 
     def probes(self) -> list["Execution"]:
         """Task-body executions recorded by the app (start, end or None, pid)."""
@@ -912,14 +900,18 @@ def check_no_locked(env: AppEnv, result: "CaseResult") -> Check:
     return Check('no "database is locked" in runner logs', not any(counts.values()), detail)
 
 
-def check_journal_mode(env: AppEnv) -> Check:
-    """The orchestrator's file shows the configured journal mode.
+def check_journal_mode(env: AppEnv) -> Check | None:
+    """pynenc-sqlite's file shows the journal mode it was configured with (None for
+    other orchestrators).
 
     WAL is recorded in the file header (bytes 18-19 are 2); of the rollback
     modes, ``persist`` leaves a non-empty -journal file, ``truncate`` an empty
     one, ``delete`` and ``memory`` none.
     """
-    path = env.workdir / "orchestrator.sqlite3"
+    orchestrator = env.app.orchestrator
+    if not isinstance(orchestrator, PynencSQLiteOrchestrator):
+        return None
+    path = Path(orchestrator.sqlite_db_path)
     with path.open("rb") as handle:
         wal = handle.read(20)[18:20] == b"\x02\x02"
     journal = path.with_name(path.name + "-journal")
@@ -929,7 +921,7 @@ def check_journal_mode(env: AppEnv) -> Check:
         seen = {"persist"} if journal.stat().st_size else {"truncate"}
     else:
         seen = {"delete", "memory"}
-    wanted = env.case.journal_mode
+    wanted = orchestrator.settings.journal_mode.value
     return Check(
         f"orchestrator file in journal mode {wanted}",
         wanted in seen,
@@ -946,6 +938,7 @@ class CaseResult:
     """Checks, metrics and notes of one case, and its outcome."""
 
     case: Case
+    backend: BackendDescription
     checks: list[Check] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -954,23 +947,26 @@ class CaseResult:
     expected: dict[str, KnownFailure] = field(default_factory=dict)
 
     def add(self, check: Check) -> Check:
-        """Record a check, with its known-failure entry if one applies."""
+        """Record a check, with its known failure if the backend or pynenc has one."""
         self.checks.append(check)
-        c = self.case
-        known = expected_failure(c.scenario, check.name, c.runner_type, c.orchestrator, c.variant)
+        known = expected_failure(self.backend, self.case.check_id(check.name))
         if known is not None:
             self.expected[check.name] = known
         return check
 
     @property
     def outcome(self) -> Outcome:
-        """pass, fail (unexpected), xfail (only known failures), xpass or error."""
-        if self.error:
+        """pass, fail (unexpected), xfail (only known failures), xpass or error.
+
+        A case that raised is an ``error``, unless its failed check
+        :data:`CASE_RUNS` is a known failure of the backend.
+        """
+        if self.error and CASE_RUNS not in self.expected:
             return "error"
         failed = {check.name for check in self.checks if not check.ok}
         if failed - self.expected.keys():
             return "fail"
-        if set(self.expected) - failed:
+        if {name for name, known in self.expected.items() if known.strict} - failed:
             return "xpass"
         return "xfail" if failed else "pass"
 
@@ -986,6 +982,7 @@ class CaseResult:
             "metrics": self.metrics,
             "notes": self.notes,
             "error": self.error,
+            "backend": self.backend.name,
             "expected_failures": {k: asdict(v) for k, v in self.expected.items()},
         }
 
@@ -1001,7 +998,8 @@ def _format_metrics(metrics: Mapping[str, Any], keys: Sequence[str]) -> str:
 
 def print_summary(name: str, results: Sequence[CaseResult], metric_keys: Sequence[str]) -> None:
     """One screen: a line per case, then failed checks and known failures."""
-    print(f"\n== {name} (pynenc {PYNENC_VERSION}) ==")
+    backend = results[0].backend.name if results else "no case"
+    print(f"\n== {name} on {backend} (pynenc {PYNENC_VERSION}) ==")
     for r in results:
         print(
             f"  {r.case.label:<28} {r.outcome.upper():<6} {r.seconds:6.1f}s  "
@@ -1019,22 +1017,27 @@ def print_summary(name: str, results: Sequence[CaseResult], metric_keys: Sequenc
             tag = ("XPASS" if check.ok else "xfail") if known else "FAIL"
             print(f"  {tag} [{r.case.label}] {check.name}: {check.detail}")
             if known:
-                print(f"        known: {known.key} {known.title} ({known.cause})")
+                print(f"        known: {known.describe()}")
 
 
 CaseRunner = Callable[[Case, Options, CaseResult], None]
 
 
+#: The check a case that raised fails: a backend can list it as a known failure.
+CASE_RUNS = "the case runs to its end"
+
+
 def run_case(case: Case, opts: Options, body: CaseRunner) -> CaseResult:
-    """Run one case, turning exceptions into an ``error`` outcome."""
-    result = CaseResult(case)
+    """Run one case; an exception fails :data:`CASE_RUNS` (an ``error`` outcome)."""
+    result = CaseResult(case, opts.backend)
     start = time.time()
     try:
         body(case, opts, result)
     except KeyboardInterrupt:
         raise
-    except Exception:
+    except Exception as error:
         result.error = traceback.format_exc()
+        result.add(Check(CASE_RUNS, False, f"{type(error).__name__}: {error}"[:300]))
     finally:
         result.seconds = time.time() - start
         cleanup_processes()
@@ -1049,8 +1052,8 @@ def app_env(case: Case, opts: Options, result: CaseResult, **kwargs: Any) -> Ite
         yield env
     finally:
         env.stop_all()
-        if case.orchestrator != "builtin":
-            result.add(check_journal_mode(env))
+        if (journal_check := check_journal_mode(env)) is not None:
+            result.add(journal_check)
         keep = None
         if result.error or result.outcome != "pass" or sys.exc_info()[0] is not None:
             keep = opts.out / "logs" / case.label.replace("/", "_")
@@ -1083,7 +1086,13 @@ def main(
             "scenario": name,
             "pynenc_version": PYNENC_VERSION,
             "python": sys.version.split()[0],
-            "options": {**asdict(opts), "out": str(opts.out)},
+            "backend": opts.backend.name,
+            "options": {
+                "quick": opts.quick,
+                "backend": opts.backend_spec,
+                "runners": opts.runners,
+                "out": str(opts.out),
+            },
             "seconds": round(time.time() - started, 2),
             "cases": [r.to_json() for r in results],
         }

@@ -26,8 +26,7 @@ def plan(opts: Options) -> list[Case]:
         Case(
             NAME,
             runner,
-            opts.orchestrator,
-            opts.journal_mode,
+            opts.backend.name,
             params={"clients": clients, "rounds": rounds},
         )
         for runner in opts.runners
@@ -48,7 +47,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
         returned = {
             line.strip() for out in outputs for line in out.splitlines() if len(line.strip()) == 36
         }
-        rows = env.invocation_rows()
+        rows = env.invocation_rows(["registered_once"])
         per_key: dict[str, set[str]] = defaultdict(set)
         for invocation_id in env.invocation_ids("registered_once"):  # the orchestrator's
             per_key[rows[invocation_id].arguments.get("key", "?")].add(invocation_id)
@@ -75,9 +74,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
             )
         )
         result.add(harness.check_all_succeeded(env, ["registered_once"], registered))
-        result.add(
-            harness.check_histories_replay(env.histories(), env.invocation_ids("registered_once"))
-        )
+        result.add(harness.check_histories_replay(env.histories(["registered_once"])))
         result.add(harness.check_no_locked(env, result))
 
 

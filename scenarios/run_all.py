@@ -1,15 +1,12 @@
-"""Run every scenario script, then print and store one combined summary.
+"""Run every scenario script on one backend, then print and store one summary.
 
-Usage: ``python scenarios/run_all.py [--quick] --journal-mode MODE --out DIR``.
+Usage: ``python scenarios/run_all.py [--quick] [--backend MODULE:ATTR] --out DIR
+[--only SCENARIO ...] [--runner TYPE ...]``.
 
 Each scenario runs as its own process (own session, with a timeout) writing
-``DIR/<run>/<scenario>.json``; besides our orchestrator, the suite runs the
-scenarios where pynenc's built-in SQLite orchestrator behaves differently with
-``--orchestrator builtin``, and the fan-out scenario with the deliberately broken
-claim (``--orchestrator broken-claim``), which must be caught. The exit status is
-non-zero when a case fails unexpectedly, an expected failure passes, a case
-errors, or a script times out or crashes. ``DIR/summary.json`` and
-``DIR/summary.md`` hold the combined results.
+``DIR/<scenario>/<scenario>.json``. The exit status is non-zero when a case fails
+unexpectedly, a known failure passes, a case errors, or a script times out or
+crashes. ``DIR/summary.json`` and ``DIR/summary.md`` hold the combined results.
 """
 
 import argparse
@@ -20,43 +17,22 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 SCENARIOS_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCENARIOS_DIR))
 
-from expectations import all_known_failures  # noqa: E402
-from harness import JOURNAL_MODES, LEDGER_ENV, RUNNER_ABBREVIATIONS, install_cleanup  # noqa: E402
-
-
-@dataclass(frozen=True)
-class Run:
-    """One invocation of a scenario script."""
-
-    scenario: str
-    args: tuple[str, ...] = ()
-    label_suffix: str = ""
-
-    @property
-    def label(self) -> str:
-        """Directory name of this run's results."""
-        return self.scenario + self.label_suffix
-
-
-SUITE = (
-    Run("fanout"),
-    Run("fanout", ("--orchestrator", "broken-claim", "--runner", "ThreadRunner"), "-broken-claim"),
-    Run("crash_recovery"),
-    Run("concurrency"),
-    Run("concurrency", ("--orchestrator", "builtin", "--runner", "ThreadRunner"), "-builtin"),
-    Run("registration"),
-    Run("registration", ("--orchestrator", "builtin", "--runner", "ThreadRunner"), "-builtin"),
-    Run("atomic_service"),
-    Run("atomic_service", ("--orchestrator", "builtin", "--runner", "ThreadRunner"), "-builtin"),
-    Run("throughput"),
+from harness import (  # noqa: E402
+    DEFAULT_BACKEND,
+    LEDGER_ENV,
+    RUNNER_ABBREVIATIONS,
+    install_cleanup,
+    scenario_backend,
 )
+
+SUITE = ("fanout", "crash_recovery", "concurrency", "registration", "atomic_service", "throughput")
 TIMEOUT_SECONDS = {"quick": 300, "full": 1200}
 KEY_METRICS = (
     "tasks_per_s",
@@ -103,21 +79,23 @@ def _in_dir(pid: int, workdir: str) -> bool:
         return False
 
 
-def run_script(run: Run, quick: bool, journal_mode: str, out: Path) -> tuple[int, float]:
+def run_script(
+    scenario: str, quick: bool, backend: str, out: Path, runners: Sequence[str]
+) -> tuple[int, float]:
     """Run one scenario script with a timeout; its exit status (124 on timeout) and time."""
-    run_out = out / run.label
+    run_out = out / scenario
     run_out.mkdir(parents=True, exist_ok=True)
     ledger = run_out / "processes.txt"
     ledger.unlink(missing_ok=True)
-    (run_out / f"{run.scenario}.json").unlink(missing_ok=True)
+    (run_out / f"{scenario}.json").unlink(missing_ok=True)
     argv = [
         sys.executable,
-        str(SCENARIOS_DIR / f"{run.scenario}.py"),
-        "--journal-mode",
-        journal_mode,
+        str(SCENARIOS_DIR / f"{scenario}.py"),
+        "--backend",
+        backend,
         "--out",
         str(run_out),
-        *run.args,
+        *(argument for runner in runners for argument in ("--runner", runner)),
     ]
     if quick:
         argv.append("--quick")
@@ -130,7 +108,7 @@ def run_script(run: Run, quick: bool, journal_mode: str, out: Path) -> tuple[int
     try:
         status = process.wait(timeout)
     except subprocess.TimeoutExpired:
-        print(f"!!! {run.label} timed out after {timeout}s", flush=True)
+        print(f"!!! {scenario} timed out after {timeout}s", flush=True)
         status = 124
     except KeyboardInterrupt:
         status = 130
@@ -144,7 +122,7 @@ def run_script(run: Run, quick: bool, journal_mode: str, out: Path) -> tuple[int
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         if ended := _end_leftovers(ledger):
-            print(f"!!! ended {ended} leftover process group(s) of {run.label}", flush=True)
+            print(f"!!! ended {ended} leftover process group(s) of {scenario}", flush=True)
     if status == 130:
         raise KeyboardInterrupt
     return status, time.time() - started
@@ -157,14 +135,13 @@ def _cell(case: dict[str, Any]) -> str:
 
 
 def summarize(
-    out: Path, runs: list[dict[str, Any]], quick: bool, journal_mode: str, seconds: float
+    out: Path, runs: list[dict[str, Any]], quick: bool, backend: str, seconds: float
 ) -> bool:
     """Print and store the combined summary; whether everything went as expected."""
     rows: list[tuple[str, str, dict[str, Any]]] = []
     for entry in runs:
         for case in entry.get("cases", []):
-            parts = (case["variant"], case["orchestrator"])
-            variant = "/".join(p for p in parts if p and p != "ours")
+            variant = case["variant"]
             rows.append(
                 (
                     entry["scenario"] + (f" [{variant}]" if variant else ""),
@@ -174,7 +151,7 @@ def summarize(
             )
     columns = list(RUNNER_ABBREVIATIONS.values())
     lines = [
-        f"# Scenarios: {'quick' if quick else 'full'}, journal mode {journal_mode}, {seconds:.0f}s",
+        f"# Scenarios on {backend}: {'quick' if quick else 'full'}, {seconds:.0f}s",
         "",
         "| scenario | " + " | ".join(columns) + " |",
         "|---" * (len(columns) + 1) + "|",
@@ -182,19 +159,21 @@ def summarize(
     for name in dict.fromkeys(row[0] for row in rows):
         cells = {col: _cell(case) for row_name, col, case in rows if row_name == name}
         lines.append(f"| {name} | " + " | ".join(cells.get(c, "") for c in columns) + " |")
-    problems = [f"{e['label']}: script exit {e['exit']}" for e in runs if e["exit"] not in (0, 1)]
-    problems += [f"{e['label']}: no result" for e in runs if not e.get("cases")]
+    problems = [
+        f"{e['scenario']}: script exit {e['exit']}" for e in runs if e["exit"] not in (0, 1)
+    ]
+    problems += [f"{e['scenario']}: no result" for e in runs if not e.get("cases")]
     problems += [
         f"{row[0]} {row[1]}: {row[2]['outcome']}"
         for row in rows
         if row[2]["outcome"] in ("fail", "xpass", "error")
     ]
-    seen = {known["key"] for row in rows for known in row[2]["expected_failures"].values()}
+    met = {known["defect"]: known for row in rows for known in row[2]["expected_failures"].values()}
     lines += ["", "Known failures met (xfail unless listed under problems):"]
     lines += [
-        f"- {k.key} ({k.cause}): {k.title}. Repro: `{k.repro}`"
-        for k in all_known_failures()
-        if k.key in seen
+        f"- {known['defect']}: {known['reason']}"
+        + (f" Reproduction: `{known['reproduction']}`" if known["reproduction"] else "")
+        for known in met.values()
     ]
     lines += ["", "Problems:" if problems else "No unexpected results."]
     lines += [f"- {p}" for p in problems]
@@ -205,7 +184,7 @@ def summarize(
         json.dumps(
             {
                 "quick": quick,
-                "journal_mode": journal_mode,
+                "backend": backend,
                 "seconds": round(seconds, 1),
                 "ok": not problems,
                 "problems": problems,
@@ -223,33 +202,48 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="the short (CI) form")
-    parser.add_argument("--journal-mode", choices=JOURNAL_MODES, required=True)
+    parser.add_argument(
+        "--backend",
+        default=DEFAULT_BACKEND,
+        metavar="MODULE:ATTR",
+        help=f"the backend description (default {DEFAULT_BACKEND})",
+    )
     parser.add_argument("--out", type=Path, required=True, help="results directory")
     parser.add_argument(
-        "--only", action="append", metavar="SCENARIO", help="run only these scenarios (repeatable)"
+        "--only",
+        action="append",
+        choices=SUITE,
+        metavar="SCENARIO",
+        help="run only these scenarios (repeatable)",
+    )
+    parser.add_argument(
+        "--runner",
+        action="append",
+        default=[],
+        choices=list(RUNNER_ABBREVIATIONS),
+        help="drive only these runner types (repeatable; default: each scenario's own)",
     )
     args = parser.parse_args(argv)
+    backend = scenario_backend(args.backend, parser.error)
     install_cleanup()  # SIGTERM (nox, CI) ends the running scenario as Ctrl-C does
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     runs: list[dict[str, Any]] = []
-    for run in SUITE:
-        if args.only and run.scenario not in args.only:
+    for scenario in SUITE:
+        if args.only and scenario not in args.only:
             continue
-        status, seconds = run_script(run, args.quick, args.journal_mode, args.out)
-        result_file = args.out / run.label / f"{run.scenario}.json"
+        status, seconds = run_script(scenario, args.quick, args.backend, args.out, args.runner)
+        result_file = args.out / scenario / f"{scenario}.json"
         cases = json.loads(result_file.read_text())["cases"] if result_file.exists() else []
         runs.append(
             {
-                "label": run.label,
-                "scenario": run.scenario,
-                "args": list(run.args),
+                "scenario": scenario,
                 "exit": status,
                 "seconds": round(seconds, 1),
                 "cases": cases,
             }
         )
-    ok = summarize(args.out, runs, args.quick, args.journal_mode, time.time() - started)
+    ok = summarize(args.out, runs, args.quick, backend.name, time.time() - started)
     return 0 if ok else 1
 
 

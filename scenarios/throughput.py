@@ -32,8 +32,7 @@ def plan(opts: Options) -> list[Case]:
         Case(
             NAME,
             runner,
-            opts.orchestrator,
-            opts.journal_mode,
+            opts.backend.name,
             f"x{count}",
             params={
                 "tasks": TASKS["quick" if opts.quick else "full"],
@@ -56,7 +55,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
         env.start_runners(runners)
         wait = env.wait_final(["noop"], tasks, timeout=300 if opts.quick else 900, stall=60)
         env.stop_all()
-        histories = env.histories()
+        histories = env.histories(["noop"])
         ids = env.invocation_ids("noop")
         running = [
             e.ts for i in ids for e in histories.get(i, []) if e.status is InvocationStatus.RUNNING

@@ -1,13 +1,20 @@
 """pynenc-redis under the contract, on the redis-server named by $PYNENC_CONTRACT_REDIS_URL."""
 
 import os
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from pynenc import Pynenc
 from pynenc.builder import PynencBuilder
 from pynenc_redis.orchestrator.redis_orchestrator import RedisOrchestrator
 
-from adapters.defects import BLOCKING_NOT_OLDEST_FIRST, REGISTERED_KEEPS_OWNER
+from adapters.defects import (
+    BLOCKING_NOT_OLDEST_FIRST,
+    REGISTERED_KEEPS_OWNER,
+    REGISTRATION_RACE,
+    RUNNING_CONCURRENCY_RACE,
+)
 from pynenc_contract import BackendDescription, Capability, KnownFailure, Service
 from pynenc_contract.backend import REDIS_URL_ENV
 
@@ -33,6 +40,37 @@ HEARTBEAT_WITHOUT_QUEUES = KnownFailure(
 def build_app(app_id: str, workdir: Path) -> Pynenc:
     """Every component on redis; apps are told apart by app_id (keys are prefixed)."""
     app: Pynenc = PynencBuilder().app_id(app_id).redis(url=REDIS_URL).build()
+    return app
+
+
+class RedisOrchestratorWithQueues(RedisOrchestrator):
+    """pynenc-redis 0.3.0's orchestrator taking pynenc 0.4's heartbeat signature.
+
+    pynenc 0.4's runners pass ``consumed_queues`` to every heartbeat; the 0.3 method
+    rejects it and the runner dies at start. This shim drops the queues (0.3 keeps
+    none) and changes nothing else, so that real runners show what the redis
+    orchestrator does. The contract runs the unmodified class (BACKEND).
+    """
+
+    def register_runner_heartbeats(
+        self,
+        runner_ids: list[str],
+        can_run_atomic_service: bool = False,
+        consumed_queues: Sequence[str] | None = None,
+    ) -> None:
+        del consumed_queues
+        super().register_runner_heartbeats(runner_ids, can_run_atomic_service)
+
+
+def build_orchestrator_only_app(app_id: str, workdir: Path) -> Pynenc:
+    """The redis orchestrator (with the heartbeat shim), pynenc's SQLite for the rest."""
+    app: Pynenc = (
+        PynencBuilder()
+        .app_id(app_id)
+        .sqlite(str(workdir / "components.sqlite3"))
+        .custom_config(orchestrator_cls=RedisOrchestratorWithQueues.__name__, redis_url=REDIS_URL)
+        .build()
+    )
     return app
 
 
@@ -63,6 +101,40 @@ BACKEND = BackendDescription(
         "test_runners.py::test_active_runners_follow_heartbeats": HEARTBEAT_WITHOUT_QUEUES,
         "test_runners.py::test_consumed_queues_are_kept_until_given_again": (
             HEARTBEAT_WITHOUT_QUEUES
+        ),
+        # scenarios: no runner starts, its broker cannot be built
+        "*: the case runs to its end": BROKER_MISSES_ROUTE,
+    },
+)
+
+#: The orchestrator on redis and pynenc's SQLite components for the rest, so that
+#: real runners start and the scenarios show what the redis orchestrator does.
+ORCHESTRATOR = BackendDescription(
+    name="pynenc-redis orchestrator (heartbeat shim; pynenc SQLite for the rest)",
+    orchestrator_class=RedisOrchestratorWithQueues,
+    build_app=build_orchestrator_only_app,
+    capabilities=frozenset({Capability.CROSS_PROCESS}),
+    distributions=("pynenc-redis", "redis"),
+    services=frozenset({Service.REDIS}),
+    known_failures={
+        # the claim race of the contract, under real runners: shows in most runs
+        "fanout/*: histories replay under pynenc's status rules": replace(
+            CLAIM_OUTSIDE_MULTI, strict=False
+        ),
+        "fanout/*: no body ran more than once": replace(CLAIM_OUTSIDE_MULTI, strict=False),
+        "concurrency/*: never two RUNNING at once for the same key (histories)": (
+            RUNNING_CONCURRENCY_RACE
+        ),
+        "concurrency/*: never two bodies at once for the same key (probes)": (
+            RUNNING_CONCURRENCY_RACE
+        ),
+        "registration/*: one invocation per call": REGISTRATION_RACE,
+        "atomic_service/*: service resumes after its holder is killed": KnownFailure(
+            "pynenc-redis 0.3.0: stale atomic-service record",
+            "the RUNNING atomic-service record of a killed runner never expires, so every "
+            "later claim is BLOCKED (as pynenc-4 in the built-in)",
+            "python scenarios/atomic_service.py --quick "
+            "--backend adapters.redis_backend:ORCHESTRATOR",
         ),
     },
 )

@@ -31,7 +31,7 @@ def test_broken_orchestrator_fails_the_clause_it_breaks(
             "pytest",
             "--pyargs",
             f"pynenc_contract.suite.{module}",
-            f"--contract-backend=broken_backends:{backend}",
+            f"--contract-backend=adapters.broken:{backend}",
             f"--contract-report={report}",
             "-q",
             "-p",
@@ -41,7 +41,7 @@ def test_broken_orchestrator_fails_the_clause_it_breaks(
         ],
         env={
             **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+            "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
         },
         capture_output=True,
         text=True,

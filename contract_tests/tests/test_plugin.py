@@ -39,12 +39,12 @@ def test_the_suites_fixtures_are_not_lent_to_other_projects(tmp_path: Path) -> N
 
 
 def _run_suite(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The suite in a subprocess, with this directory's broken backends importable."""
+    """The suite in a subprocess, with the adapters (broken backends among them) importable."""
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
         env={
             **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+            "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
         },
         capture_output=True,
         text=True,
@@ -62,7 +62,7 @@ def test_a_fixed_known_failure_says_it_passes_now(tmp_path: Path, workers: list[
         tmp_path,
         "--pyargs",
         "pynenc_contract.suite.test_lookups",
-        "--contract-backend=broken_backends:ALREADY_FIXED",
+        "--contract-backend=adapters.broken:ALREADY_FIXED",
         f"--contract-report={report}",
         *workers,
     )
@@ -80,8 +80,8 @@ def test_a_fixed_known_failure_says_it_passes_now(tmp_path: Path, workers: list[
     [
         ("no_colon_here", "'no_colon_here' is not of the form 'module:attribute'"),
         ("no_such_module:BACKEND", "cannot load 'no_such_module:BACKEND'"),
-        ("broken_backends:NOTHING", "cannot load 'broken_backends:NOTHING'"),
-        ("broken_backends:replace", "is a function of (obj), not a backend description"),
+        ("adapters.broken:NOTHING", "cannot load 'adapters.broken:NOTHING'"),
+        ("adapters.broken:replace", "is a function of (obj), not a backend description"),
     ],
 )
 def test_a_bad_backend_spec_is_one_usage_error(tmp_path: Path, spec: str, message: str) -> None:

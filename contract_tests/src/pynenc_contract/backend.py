@@ -67,11 +67,14 @@ class KnownFailure:
         ``"pynenc-redis: claim outside MULTI"``.
     :param reason: what fails and why.
     :param reproduction: a command or test that shows it.
+    :param strict: whether the check must fail. A race that shows in most runs but
+        not all is ``strict=False``: it may pass without failing the run.
     """
 
     defect: str
     reason: str
     reproduction: str = ""
+    strict: bool = True
 
     def describe(self) -> str:
         """One line for reports: the defect, then the reason."""
@@ -142,13 +145,8 @@ class BackendDescription:
         )
 
     def known_failure(self, check_id: str) -> KnownFailure | None:
-        """The known failure of a check: an exact entry, else the first matching pattern."""
-        if (exact := self.known_failures.get(check_id)) is not None:
-            return exact
-        return next(
-            (known for key, known in self.known_failures.items() if fnmatchcase(check_id, key)),
-            None,
-        )
+        """The known failure of a check, if this backend has one (see :func:`find_known`)."""
+        return find_known(self.known_failures, check_id)
 
     def versions(self) -> dict[str, str]:
         """Installed versions of pynenc and the backend's distributions."""
@@ -159,6 +157,15 @@ class BackendDescription:
             except metadata.PackageNotFoundError:
                 found[name] = "not installed"
         return found
+
+
+def find_known(known_failures: Mapping[str, KnownFailure], check_id: str) -> KnownFailure | None:
+    """The entry for a check: an exact key, else the first key that matches as a pattern."""
+    if (exact := known_failures.get(check_id)) is not None:
+        return exact
+    return next(
+        (known for key, known in known_failures.items() if fnmatchcase(check_id, key)), None
+    )
 
 
 #: The name of contract 0.1; the same type.

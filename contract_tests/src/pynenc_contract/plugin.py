@@ -83,7 +83,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             )
         elif (known := backend.known_failure(contract_test_id(item))) is not None:
             reason = f"{KNOWN_FAILURE}{known.describe()}"
-            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=known.strict))
     test_ids = [contract_test_id(item) for item in contract_items]
     modules = {test_id.partition("::")[0] for test_id in test_ids}
     unknown = [

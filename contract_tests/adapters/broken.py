@@ -1,11 +1,15 @@
-"""Deliberately broken copies of pynenc-sqlite's orchestrator: the contract must catch each."""
+"""Deliberately broken copies of pynenc-sqlite's orchestrator, one per fault.
+
+The contract must catch each (``contract_tests/tests/test_broken_backends.py``), and
+the scenarios must catch the claim that is not atomic (``CLAIM``, whose scenario
+failures are listed as known: it fails on purpose).
+"""
 
 import time
 from dataclasses import replace
 from pathlib import Path
 
 from pynenc import Pynenc
-from pynenc.builder import PynencBuilder
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.identifiers.task_id import TaskId
 from pynenc.invocation.status import (
@@ -15,6 +19,7 @@ from pynenc.invocation.status import (
 )
 
 from pynenc_contract import BackendDescription, Capability, KnownFailure
+from pynenc_contract.backend import layer_settings
 from pynenc_sqlite import PynencSQLiteOrchestrator, Tables
 from pynenc_sqlite.contract import WAL
 
@@ -38,20 +43,31 @@ class PagesByLastChange(PynencSQLiteOrchestrator):
         return [InvocationId(row[0]) for row in rows]
 
 
+#: Pause between a claim's read and its write: another process interleaves there.
+CLAIM_DELAY_SECONDS = 0.02
+
+
 class ClaimOutsideTransaction(PynencSQLiteOrchestrator):
-    """Reads and validates outside the write transaction (the pynenc-redis pattern)."""
+    """Reads and validates outside the write transaction (the pynenc-redis pattern), then
+    pauses, so that two runners both read REGISTERED and both claim."""
 
     def _atomic_status_transition(
         self, invocation_id: InvocationId, status: InvocationStatus, runner_id: str | None = None
     ) -> InvocationStatusRecord:
         current = self.get_invocation_status_record(invocation_id)
         new_record = status_record_transition(current, status, runner_id)
-        time.sleep(0.002)
+        time.sleep(CLAIM_DELAY_SECONDS)
         with self.database.write() as tx:
             tx.execute(
-                f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ? "
+                f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ?, status_time = ? "
                 "WHERE app_key = ? AND invocation_id = ?",
-                (new_record.status.value, new_record.runner_id, self.app_key, invocation_id),
+                (
+                    new_record.status.value,
+                    new_record.runner_id,
+                    new_record.timestamp.timestamp(),
+                    self.app_key,
+                    invocation_id,
+                ),
             )
         return new_record
 
@@ -80,16 +96,13 @@ class ForgetsOwner(PynencSQLiteOrchestrator):
         return record
 
 
-def _backend(cls: type[PynencSQLiteOrchestrator]) -> BackendDescription:
+def _backend(
+    cls: type[PynencSQLiteOrchestrator], known_failures: dict[str, KnownFailure] | None = None
+) -> BackendDescription:
     def build_app(app_id: str, workdir: Path) -> Pynenc:
-        app: Pynenc = (
-            PynencBuilder()
-            .app_id(app_id)
-            .sqlite(str(workdir / "components.sqlite3"))
-            .sqlite_orchestrator(str(workdir / "orchestrator.sqlite3"))
-            .custom_config(orchestrator_cls=cls.__name__)
-            .build()
-        )
+        """Ours in wal, with this class selected instead."""
+        app = WAL.build_app(app_id, workdir)
+        layer_settings(app, {"orchestrator_cls": cls.__name__})
         return app
 
     return BackendDescription(
@@ -97,11 +110,25 @@ def _backend(cls: type[PynencSQLiteOrchestrator]) -> BackendDescription:
         orchestrator_class=cls,
         build_app=build_app,
         capabilities=frozenset({Capability.CROSS_PROCESS}),
+        known_failures=known_failures or {},
     )
 
 
+CLAIMED_TWICE = KnownFailure(
+    "broken on purpose",
+    "ClaimOutsideTransaction reads, pauses and writes outside one transaction: two "
+    "runners claim the same invocation and run its body twice",
+    "python scenarios/fanout.py --quick --runner ThreadRunner --backend adapters.broken:CLAIM",
+)
+
 PAGES = _backend(PagesByLastChange)
-CLAIM = _backend(ClaimOutsideTransaction)
+CLAIM = _backend(
+    ClaimOutsideTransaction,
+    {
+        "fanout/*: no body ran more than once": CLAIMED_TWICE,
+        "fanout/*: histories replay under pynenc's status rules": CLAIMED_TWICE,
+    },
+)
 RELEASE = _backend(ReleaseDoesNothing)
 OWNER = _backend(ForgetsOwner)
 
