@@ -265,6 +265,13 @@ def scenarios_quick(session: nox.Session) -> None:
     run_scenarios(session, QUICK_SCENARIO_CELLS[str(session.python)])
 
 
+@nox.session(python=PYTHONS[0], tags=["ci"])
+def scenarios_selftest(session: nox.Session) -> None:
+    """The scenario harness's own tests: a description outside the repo runs a scenario."""
+    install(session, "test")
+    session.run("pytest", "scenarios/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
 @nox.session(python=PYTHONS[0], default=False)
 @nox.parametrize("journal_mode", JOURNAL_MODES)
 def soak(session: nox.Session, journal_mode: str) -> None:
