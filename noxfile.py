@@ -186,6 +186,28 @@ def contract(session: nox.Session, backend: str) -> None:
     ]
     with services_for(session, described) as service_env, session.chdir(ROOT / "contract_tests"):
         session.run(*runner, *args, env={**coverage_env(session), **service_env})
+    # The backend x clause matrix of every cell run so far (each cell adds its column).
+    session.run("python", "-m", "pynenc_contract", "matrix", str(RESULTS_DIR / "contract"))
+
+
+@nox.session(python=PYTHONS[0], tags=["ci"])
+def conformance(session: nox.Session) -> None:
+    """The README's conformance summary is the one the contract cells just produced.
+
+    Run after `contract` (as `nox -t ci` does); `-- --write` regenerates it.
+    """
+    install(session, "test")
+    write = "--write" in session.posargs
+    session.run(
+        "python",
+        "-m",
+        "pynenc_contract",
+        "matrix",
+        str(RESULTS_DIR / "contract"),
+        "--readme",
+        str(ROOT / "README.md"),
+        *(() if write else ("--check",)),
+    )
 
 
 @nox.session(python=PYTHONS, tags=["ci"])

@@ -1,4 +1,4 @@
-"""Contract tools: ``python -m pynenc_contract {markdown,check,expect,describe}``."""
+"""Contract tools: ``python -m pynenc_contract {markdown,check,expect,describe,matrix}``."""
 
 import argparse
 import importlib
@@ -7,7 +7,7 @@ import pkgutil
 import sys
 from pathlib import Path
 
-from pynenc_contract import suite
+from pynenc_contract import matrix, suite
 from pynenc_contract.backend import BackendDescriptionError, load_backend
 from pynenc_contract.clauses import coverage_gaps, markdown
 from pynenc_contract.plugin import MARKER
@@ -56,6 +56,31 @@ def describe(spec: str) -> dict[str, object]:
     }
 
 
+def _matrix(reports: Path, readme: Path | None, *, check: bool) -> int:
+    results = matrix.load(reports)
+    if not results:
+        print(f"no conformance.json under {reports}", file=sys.stderr)
+        return 1
+    matrix.write(reports, results)
+    print(f"{reports / 'matrix.md'}: {len(results)} backends")
+    if readme is None:
+        return 0
+    current = readme.read_text()
+    fresh = matrix.with_summary(current, results)
+    if fresh == current:
+        return 0
+    if check:
+        print(
+            f"{readme}: the conformance summary is stale; run python -m pynenc_contract "
+            f"matrix {reports} --readme {readme}",
+            file=sys.stderr,
+        )
+        return 1
+    readme.write_text(fresh)
+    print(f"{readme}: conformance summary updated")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pynenc_contract", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -69,12 +94,24 @@ def main(argv: list[str] | None = None) -> int:
         "describe", help="print a backend description as JSON (services it needs, ...)"
     )
     described.add_argument("spec", help="module:attribute of a BackendDescription")
+    matrix_command = commands.add_parser(
+        "matrix", help="the backend x clause matrix of the reports under a directory"
+    )
+    matrix_command.add_argument("reports", type=Path, help="directory of report folders")
+    matrix_command.add_argument(
+        "--readme", type=Path, help="regenerate the summary block of this README"
+    )
+    matrix_command.add_argument(
+        "--check", action="store_true", help="with --readme: fail when the block is stale"
+    )
     args = parser.parse_args(argv)
     if args.command == "describe":
         try:
             print(json.dumps(describe(args.spec), indent=1))
         except BackendDescriptionError as error:
             parser.error(str(error))
+    elif args.command == "matrix":
+        return _matrix(args.reports, args.readme, check=args.check)
     elif args.command == "markdown":
         sys.stdout.write(markdown())
     elif args.command == "check":

@@ -1,6 +1,7 @@
 """Conformance report: clause x backend, pass / fail / skip, with versions."""
 
 import json
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +113,7 @@ class ConformanceReport:
         directory.mkdir(parents=True, exist_ok=True)
         data = {
             "backend": self.backend,
+            "python": platform.python_version(),
             "contract_version": __version__,
             "versions": self.versions,
             "clauses": {

@@ -1,0 +1,53 @@
+"""The conformance matrix and the README summary come from the reports alone."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pynenc_contract import matrix
+from pynenc_contract.clauses import CLAUSES
+
+
+def _report(directory: Path, cell: str, backend: str, python: str, **verdicts: str) -> None:
+    clauses = {
+        clause: {"verdict": verdicts.get(clause.replace("-", "_"), "pass"), "reason": ""}
+        for clause in CLAUSES
+    }
+    for clause, outcome in clauses.items():
+        if outcome["verdict"] == "known-fail":
+            outcome["reason"] = f"known failure: defect-{clause}: why"
+    (directory / cell).mkdir()
+    data = {"backend": backend, "python": python, "versions": {}, "clauses": clauses}
+    (directory / cell / "conformance.json").write_text(json.dumps(data))
+
+
+def test_reports_of_one_backend_merge_and_a_difference_between_them_fails(
+    tmp_path: Path,
+) -> None:
+    _report(tmp_path, "a-3.12", "mine", "3.12.1", REG_1="known-fail")
+    _report(tmp_path, "a-3.13", "mine", "3.13.0", REG_1="known-fail", API_2="fail")
+    _report(tmp_path, "b-3.12", "theirs", "3.12.1")
+    results = {result.name: result for result in matrix.load(tmp_path)}
+    assert results["mine"].pythons == ("3.12.1", "3.13.0")
+    assert results["mine"].verdicts["REG-1"][0] == "known-fail"
+    differs = ("fail", "differs between Pythons: ['fail', 'pass']")
+    assert results["mine"].verdicts["API-2"] == differs
+    table = matrix.summary_table(list(results.values()))
+    assert f"| theirs | {len(CLAUSES)} / {len(CLAUSES)} | none |" in table
+    assert "| mine | " in table
+    assert "(**1 failing**) | defect-REG-1 (REG-1) |" in table
+
+
+def test_the_readme_block_is_regenerated_between_its_markers(tmp_path: Path) -> None:
+    _report(tmp_path, "b-3.12", "theirs", "3.12.1")
+    results = matrix.load(tmp_path)
+    readme = f"intro\n{matrix.START}\nold table\n{matrix.END}\noutro\n"
+    fresh = matrix.with_summary(readme, results)
+    assert fresh.startswith("intro\n")
+    assert fresh.endswith(f"{matrix.END}\noutro\n")
+    assert "old table" not in fresh
+    assert "| theirs |" in fresh
+    assert matrix.with_summary(fresh, results) == fresh
+    with pytest.raises(ValueError, match="no block between"):
+        matrix.with_summary("no markers", results)
