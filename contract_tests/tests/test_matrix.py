@@ -16,7 +16,7 @@ def _report(directory: Path, cell: str, backend: str, python: str, **verdicts: s
     }
     for clause, outcome in clauses.items():
         if outcome["verdict"] == "known-fail":
-            outcome["reason"] = f"known failure: defect-{clause}: why"
+            outcome["reason"] = f"known failure: [defect-{clause}] why"
     (directory / cell).mkdir()
     data = {"backend": backend, "python": python, "versions": {}, "clauses": clauses}
     (directory / cell / "conformance.json").write_text(json.dumps(data))

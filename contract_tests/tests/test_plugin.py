@@ -70,7 +70,7 @@ def test_a_fixed_known_failure_says_it_passes_now(tmp_path: Path, workers: list[
     tests = json.loads((report / "conformance.json").read_text())["tests"]
     reason = tests["test_lookups.py::test_filter_by_status"]["reason"]
     assert reason == (
-        "passes now: remove its entry from known_failures (fixed-1: was fixed long ago)"
+        "passes now: remove its entry from known_failures ([fixed-1] was fixed long ago)"
     )
 
 

@@ -77,8 +77,8 @@ class KnownFailure:
     strict: bool = True
 
     def describe(self) -> str:
-        """One line for reports: the defect, then the reason."""
-        return f"{self.defect}: {self.reason}"
+        """One line for reports: the defect in brackets, then the reason."""
+        return f"[{self.defect}] {self.reason}"
 
 
 @dataclass(frozen=True)

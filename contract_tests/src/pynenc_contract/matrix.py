@@ -38,7 +38,8 @@ class BackendResult:
         by_defect: dict[str, list[str]] = defaultdict(list)
         for clause, (verdict, reason) in self.verdicts.items():
             if verdict == XFAIL:
-                defect = reason.removeprefix(KNOWN_FAILURE).partition(": ")[0]
+                described = reason.removeprefix(KNOWN_FAILURE)
+                defect = described[1:].partition("] ")[0] if described[:1] == "[" else described
                 by_defect[defect].append(clause)
         return dict(by_defect)
 
