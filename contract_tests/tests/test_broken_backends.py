@@ -1,14 +1,10 @@
 """The contract finds real faults: each broken orchestrator fails the clause it breaks."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-HERE = Path(__file__).parent
+from suite_runner import run_pytest
 
 CASES = [
     ("PAGES", "test_lookups", {"PAGE-1", "PAGE-2"}),
@@ -24,30 +20,15 @@ def test_broken_orchestrator_fails_the_clause_it_breaks(
     tmp_path: Path, backend: str, module: str, broken_clauses: set[str]
 ) -> None:
     report = tmp_path / "report"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--pyargs",
-            f"pynenc_contract.suite.{module}",
-            f"--contract-backend=adapters.broken:{backend}",
-            f"--contract-report={report}",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:randomly",
-        ],
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
-        },
-        capture_output=True,
-        text=True,
+    done = run_pytest(
+        tmp_path,
+        "--pyargs",
+        f"pynenc_contract.suite.{module}",
+        f"--contract-backend=adapters.broken:{backend}",
+        f"--contract-report={report}",
+        "-p",
+        "no:randomly",
         timeout=540,
-        check=False,
-        cwd=tmp_path,
     )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     verdicts = json.loads((report / "conformance.json").read_text())["clauses"]

@@ -1,19 +1,15 @@
 """The installed plugin stays out of other projects' tests."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from suite_runner import run_pytest
 
 from pynenc_contract import BackendDescription
 from pynenc_contract.backend import build_in_child, load_backend
 from pynenc_sqlite import PynencSQLiteOrchestrator
 from pynenc_sqlite.contract import WAL
-
-HERE = Path(__file__).parent
 
 A_PROJECTS_TESTS = """
 def test_app(app): pass
@@ -25,46 +21,24 @@ def test_clock(clock): pass
 @pytest.mark.timeout(120)
 def test_the_suites_fixtures_are_not_lent_to_other_projects(tmp_path: Path) -> None:
     (tmp_path / "test_project.py").write_text(A_PROJECTS_TESTS)
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_project.py"],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-        cwd=tmp_path,
-    )
+    done = run_pytest(tmp_path, "test_project.py", timeout=100)
     assert "3 errors" in done.stdout, done.stdout[-3000:]
     for name in ("app", "app_factory", "clock"):
         assert f"fixture '{name}' not found" in done.stdout
-
-
-def _run_suite(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The suite in a subprocess, with the adapters (broken backends among them) importable."""
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
-        },
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-        cwd=tmp_path,
-    )
 
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_a_fixed_known_failure_says_it_passes_now(tmp_path: Path, workers: list[str]) -> None:
     report = tmp_path / "report"
-    done = _run_suite(
+    done = run_pytest(
         tmp_path,
         "--pyargs",
         "pynenc_contract.suite.test_lookups",
         "--contract-backend=adapters.broken:ALREADY_FIXED",
         f"--contract-report={report}",
         *workers,
+        timeout=280,
     )
     assert done.returncode == 1, done.stdout[-3000:]
     tests = json.loads((report / "conformance.json").read_text())["tests"]
@@ -85,8 +59,12 @@ def test_a_fixed_known_failure_says_it_passes_now(tmp_path: Path, workers: list[
     ],
 )
 def test_a_bad_backend_spec_is_one_usage_error(tmp_path: Path, spec: str, message: str) -> None:
-    done = _run_suite(
-        tmp_path, "--pyargs", "pynenc_contract.suite.test_interface", f"--contract-backend={spec}"
+    done = run_pytest(
+        tmp_path,
+        "--pyargs",
+        "pynenc_contract.suite.test_interface",
+        f"--contract-backend={spec}",
+        timeout=100,
     )
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:] + done.stderr[-2000:]
     assert message in done.stderr
