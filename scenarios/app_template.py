@@ -83,12 +83,24 @@ def fan_child(parent: int, index: int, seconds: float) -> int:
 
 
 @app.task
-def fan_parent(index: int, children: int, seconds: float, lead: float) -> int:
-    """Work ``lead`` seconds, fan out ``children`` children, wait for all of them."""
+def fan_parent(index: int, children: int, seconds: float, parents_first: int) -> int:
+    """Once ``parents_first`` parents have started (every slot holds one), fan out
+    ``children`` children and wait for all of them."""
     with probed(f"parent-{index}"):
-        time.sleep(lead)
+        _wait_for_parents(parents_first)
         group = fan_child.parallelize([(index, j, seconds) for j in range(children)])
         return sum(group.results)
+
+
+def _wait_for_parents(count: int, timeout: float = 60.0) -> None:
+    """Wait until ``count`` parents have started (their probes), at most ``timeout``."""
+    query = "SELECT COUNT(*) FROM probe WHERE kind = 'start' AND key LIKE 'parent-%'"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with closing(sqlite3.connect(PROBE_PATH, timeout=60)) as conn:
+            if conn.execute(query).fetchone()[0] >= count:
+                return
+        time.sleep(0.05)
 
 
 @app.task(

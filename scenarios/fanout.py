@@ -1,10 +1,10 @@
 """Fan-out / fan-in with blocking control.
 
-Parents each work 1 s, start 20 children and wait for all of them. There are
-more parents than runner slots (2 runners x 2 slots); they are registered in one
-batch once every runner and worker process is up, so they take every slot
-before any child exists. Finishing requires blocking control: waiting parents
-must give way to the children they wait on.
+Parents wait until every slot holds a parent, then start 20 children each and
+wait for all of them. There are more parents than runner slots (2 runners x 2
+slots); they are registered in one batch once every runner and worker process
+is up, so they take every slot before any child exists. Finishing requires
+blocking control: waiting parents must give way to the children they wait on.
 Invariants: every parent and child ends SUCCESS (none lost, no deadlock), each
 task body ran exactly once, every status history replays under pynenc's rules,
 no "database is locked" in the runner logs.
@@ -17,8 +17,6 @@ from harness import Case, CaseResult, Options
 
 NAME = "fanout"
 RUNNERS, SLOTS, CHILDREN, CHILD_SECONDS = 2, 2, 20, 0.02
-#: Parents work this long before fanning out, so that they take every slot first.
-LEAD_SECONDS = 1.0
 
 
 def plan(opts: Options) -> list[Case]:
@@ -46,8 +44,11 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
     expected = parents * (CHILDREN + 1)
     with harness.app_env(case, opts, result, slots=SLOTS) as env:
         env.start_runners(RUNNERS)
+        # Parents fan out once every slot holds one: then no child can start before
+        # the parents wait, however slow the machine (the deadlock is deterministic).
+        first = min(parents, RUNNERS * case.params["slots_per_runner"])
         env.module.fan_parent.parallelize(
-            [(index, CHILDREN, CHILD_SECONDS, LEAD_SECONDS) for index in range(parents)]
+            [(index, CHILDREN, CHILD_SECONDS, first) for index in range(parents)]
         )
         wait = env.wait_final(
             ["fan_parent", "fan_child"],
