@@ -18,7 +18,7 @@ from pynenc.invocation.status import (
     status_record_transition,
 )
 
-from pynenc_contract import BackendDescription, Capability, KnownFailure
+from pynenc_contract import BackendDescription, KnownFailure
 from pynenc_contract.backend import layer_settings
 from pynenc_sqlite import PynencSQLiteOrchestrator, Tables
 from pynenc_sqlite.contract import WAL
@@ -105,11 +105,11 @@ def _backend(
         layer_settings(app, {"orchestrator_cls": cls.__name__})
         return app
 
-    return BackendDescription(
+    return replace(
+        WAL,
         name=f"broken: {cls.__name__}",
         orchestrator_class=cls,
         build_app=build_app,
-        capabilities=frozenset({Capability.CROSS_PROCESS}),
         known_failures=known_failures or {},
     )
 
