@@ -1,9 +1,12 @@
 """Benchmark of pynenc orchestrator backends, side by side in one run.
 
-Backends: ours (PynencSQLiteOrchestrator) in each journal mode with
-synchronous=normal, pynenc's built-in SQLiteOrchestrator and MemOrchestrator,
-pynenc-redis against a private redis-server on 127.0.0.1 (skipped when
-redis-server is missing), and a bare-sqlite3 reference loop per journal mode.
+Backends are given by their descriptions (``--backend ID=module:attr``, the spec
+the contract and the scenarios take); ``nox -s bench`` gives ours in each journal
+mode, pynenc's built-in SQLite and memory orchestrators and pynenc-redis. A backend
+that needs a redis-server gets a private one on 127.0.0.1 (skipped when
+redis-server is missing). The bare-sqlite3 floor runs per journal mode (``--bare``).
+
+Example: python benchmarks/bench.py --quick --backend mine=mypkg.contract:BACKEND
 
 Phases:
   suite   single process, every operation, interleaved backends per repetition
@@ -28,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from functools import partial
 from importlib import metadata
@@ -36,19 +40,25 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from bench_backends import (
-    JOURNAL_MODES,
-    BackendSpec,
-    Environment,
-    Handle,
-    all_specs,
+from bench_backends import JOURNAL_MODES, BareSQLite, DescribedBackend, Handle, Subject
+from bench_report import (
+    BUILTIN,
+    OURS,
+    Cell,
+    Results,
+    evaluate_targets,
+    failures,
+    print_markdown,
+    write_outputs,
 )
-from bench_report import Cell, Results, evaluate_targets, failures, print_markdown, write_outputs
 from bench_scale import PROCESS_COUNTS, WALK, PhaseSummary, run_scale
 from bench_timing import Timing, measure
 from loopback_redis import redis_server
 from pynenc.invocation.dist_invocation import DistributedInvocation
 from pynenc.invocation.status import InvocationStatus
+
+from pynenc_contract import Service
+from pynenc_contract.backend import BackendDescriptionError
 
 RUNNER = "bench-runner"
 FINAL = InvocationStatus.get_final_statuses()
@@ -71,7 +81,9 @@ class Settings:
     growth_calls: int = 200
     growth_cap_s: float = 1.0
     growth_fill_budget_s: float = 150.0
-    scale_specs: tuple[str, ...] = (*(f"ours-{mode}" for mode in JOURNAL_MODES), "builtin")
+    #: Backends (by label) of the growth and scale phases, when given to --backend.
+    growth_labels: tuple[str, ...] = (OURS, BUILTIN, "memory", "redis")
+    scale_labels: tuple[str, ...] = (*(f"sqlite-{mode}" for mode in JOURNAL_MODES), BUILTIN)
     scale_seconds: float = 1.5
 
     @classmethod
@@ -88,7 +100,7 @@ class Settings:
             growth_calls=100,
             growth_cap_s=0.3,
             growth_fill_budget_s=30.0,
-            scale_specs=("ours-wal", "builtin"),
+            scale_labels=(OURS, BUILTIN),
             scale_seconds=0.5,
         )
 
@@ -185,10 +197,10 @@ def suite_ops(h: Handle, n: int, rng: random.Random) -> Iterator[Op]:
     yield ("active_runners", lambda _: o.get_active_runners(), range(few), 1)
 
 
-def run_op(spec: BackendSpec, op: Op, cap_s: float) -> Cell | None:
+def run_op(subject: Subject, op: Op, cap_s: float) -> Cell | None:
     """Measure one operation; ``None`` when the backend does not offer it."""
     name, call, args, items = op
-    if spec.ops is not None and name not in spec.ops:
+    if subject.ops is not None and name not in subject.ops:
         return None
     try:
         timing = measure(call, args, items_per_call=items, max_seconds=cap_s)
@@ -207,49 +219,49 @@ def _cell(timing: Timing) -> dict[str, float]:
 
 
 # -- phases -----------------------------------------------------------------------
-def run_suite(
-    specs: list[BackendSpec], env: Environment, settings: Settings, results: Results
-) -> None:
+def run_suite(subjects: list[Subject], workdir: Path, settings: Settings, results: Results) -> None:
     """Single process: every backend per repetition, in a rotated order."""
     rng = random.Random(1)
     for rep in range(-1, settings.repetitions):  # -1: warm-up, not recorded
-        shift = rep % len(specs)
-        for spec in specs[shift:] + specs[:shift]:
-            log(f"suite {'warm-up' if rep < 0 else f'rep {rep + 1}'}: {spec.name}")
-            handle = spec.open(env, f"suite-{spec.name}-{rep + 1}-{uuid.uuid4().hex[:6]}")
+        shift = rep % len(subjects)
+        for subject in subjects[shift:] + subjects[:shift]:
+            log(f"suite {'warm-up' if rep < 0 else f'rep {rep + 1}'}: {subject.label}")
+            app_id = f"suite-{subject.label}-{rep + 1}-{uuid.uuid4().hex[:6]}"
+            handle = subject.open(workdir, app_id)
             try:
                 for op in suite_ops(handle, settings.suite_n if rep >= 0 else 100, rng):
-                    cell = run_op(spec, op, settings.suite_cap_s)
+                    cell = run_op(subject, op, settings.suite_cap_s)
                     if cell is not None and rep >= 0:
-                        results.suite.setdefault(spec.name, {}).setdefault(op[0], []).append(cell)
+                        by_op = results.suite.setdefault(subject.label, {})
+                        by_op.setdefault(op[0], []).append(cell)
             finally:
                 handle.close()
 
 
 def run_growth(
-    specs: list[BackendSpec], env: Environment, settings: Settings, results: Results
+    subjects: list[Subject], workdir: Path, settings: Settings, results: Results
 ) -> None:
     """The look-ups (and a claim) at growing store sizes; skips sizes past the fill budget."""
     rng = random.Random(2)
-    for spec in specs:
-        handle = spec.open(env, f"growth-{spec.name}-{uuid.uuid4().hex[:6]}")
+    for subject in subjects:
+        handle = subject.open(workdir, f"growth-{subject.label}-{uuid.uuid4().hex[:6]}")
         stored: list[DistributedInvocation[Any, Any]] = []
         claimable: list[str] = []
         fill_rate = math.inf
-        cells = results.growth.setdefault(spec.name, {})
+        cells = results.growth.setdefault(subject.label, {})
         try:
             for size in settings.growth_sizes:
                 needed = size - len(stored)
                 if needed / fill_rate > settings.growth_fill_budget_s:
                     results.skipped.append(
-                        f"growth {spec.name} at {size:,}: filling would take about "
+                        f"growth {subject.label} at {size:,}: filling would take about "
                         f"{needed / fill_rate:.0f}s (> {settings.growth_fill_budget_s:.0f}s budget)"
                     )
                     break
-                log(f"growth {spec.name}: filling to {size:,}")
+                log(f"growth {subject.label}: filling to {size:,}")
                 fill_rate = _fill(handle, stored, claimable, needed)
                 for op in lookup_ops(handle, stored, settings.growth_calls, rng):
-                    _store_growth(cells, op[0], size, run_op(spec, op, settings.growth_cap_s))
+                    _store_growth(cells, op[0], size, run_op(subject, op, settings.growth_cap_s))
                 claims = [
                     claimable.pop() for _ in range(min(settings.growth_calls, len(claimable)))
                 ]
@@ -263,7 +275,8 @@ def run_growth(
                     claims,
                     1,
                 )
-                _store_growth(cells, "transition", size, run_op(spec, claim, settings.growth_cap_s))
+                cell = run_op(subject, claim, settings.growth_cap_s)
+                _store_growth(cells, "transition", size, cell)
         finally:
             handle.close()
 
@@ -304,21 +317,21 @@ def _store_growth(
 
 
 def run_scale_phase(
-    specs: list[BackendSpec], env: Environment, settings: Settings, results: Results
+    subjects: list[Subject], workdir: Path, settings: Settings, results: Results
 ) -> None:
     """Process counts outermost, so that backends at one count run back to back."""
     for processes in PROCESS_COUNTS:
-        for spec in specs:
-            rate = results.suite_median(spec.name, "transition")
+        for subject in subjects:
+            rate = results.suite_median(subject.label, "transition")
             rate = rate if math.isfinite(rate) else 5000.0
             work = rate * settings.scale_seconds * 1.5
             walk_pool = int(min(max(work / 3, 30 * processes), 60_000))
             race_pool = int(min(max(work / processes, 100), 60_000))
-            log(f"scale {spec.name}: {processes} processes")
+            log(f"scale {subject.label}: {processes} processes")
             try:
                 outcome: list[dict[str, PhaseSummary]] | str = run_scale(
-                    spec,
-                    env,
+                    subject,
+                    workdir,
                     processes=processes,
                     rounds=settings.repetitions,
                     seconds=settings.scale_seconds,
@@ -327,7 +340,7 @@ def run_scale_phase(
                 )
             except Exception as error:
                 outcome = f"{type(error).__name__}: {error}"[:2000]
-            results.scale.setdefault(spec.name, {})[processes] = outcome
+            results.scale.setdefault(subject.label, {})[processes] = outcome
 
 
 # -- run -------------------------------------------------------------------------
@@ -363,29 +376,47 @@ def log(message: str) -> None:
     print(f"[{time.monotonic() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def run(settings: Settings, scratch: Path) -> Results:
-    """Every selected phase, with a private redis-server for the redis backend."""
-    with redis_server(scratch) as redis:
-        redis_url, redis_info = redis.url, redis.detail
-        results = Results(
-            machine_info(redis_info if redis_url else "absent"),
-            {**asdict(settings), "workdir": str(scratch)},
-        )
-        specs = all_specs()
-        if redis_url is None:
-            results.skipped.append(f"redis: {redis_info}")
-            specs = [spec for spec in specs if spec.family != "redis"]
-        env = Environment(scratch, redis_url)
-        log(f"scratch directory {scratch}; backends {', '.join(s.name for s in specs)}")
+def run(settings: Settings, subjects: list[Subject], scratch: Path) -> Results:
+    """Every selected phase; a private redis-server on loopback for backends that need one
+    (unless ``$PYNENC_CONTRACT_REDIS_URL`` names a running one)."""
+    needs_redis = {
+        subject.label
+        for subject in subjects
+        if isinstance(subject, DescribedBackend) and Service.REDIS in subject.description().services
+    }
+    url_env = Service.REDIS.url_env
+    with ExitStack() as stack:
+        redis_info = "not needed"
+        if needs_redis and url_env not in os.environ:
+            redis = stack.enter_context(redis_server(scratch))
+            redis_info = redis.detail
+            if redis.url is None:
+                subjects = [subject for subject in subjects if subject.label not in needs_redis]
+            else:
+                os.environ[url_env] = redis.url  # inherited by the scale phase's workers
+                stack.callback(os.environ.pop, url_env)
+        results = Results(machine_info(redis_info), {**asdict(settings), "workdir": str(scratch)})
+        if redis_info != "not needed" and needs_redis - {s.label for s in subjects}:
+            results.skipped.append(f"{', '.join(sorted(needs_redis))}: {redis_info}")
+        log(f"scratch directory {scratch}; backends {', '.join(s.label for s in subjects)}")
         if "suite" in settings.phases:
-            run_suite(specs, env, settings, results)
+            run_suite(subjects, scratch, settings, results)
         if "growth" in settings.phases:
-            growth = [s for s in specs if s.name in ("ours-wal", "builtin", "mem", "redis")]
-            run_growth(growth, env, settings, results)
+            growth = [s for s in subjects if s.label in settings.growth_labels]
+            run_growth(growth, scratch, settings, results)
         if "scale" in settings.phases:
-            scale = [s for s in specs if s.name in settings.scale_specs]
-            run_scale_phase(scale, env, settings, results)
+            scale = [s for s in subjects if s.label in settings.scale_labels]
+            run_scale_phase(scale, scratch, settings, results)
     return results
+
+
+def subjects_from_args(args: argparse.Namespace) -> list[Subject]:
+    """The described backends in the order given, then the bare-sqlite3 floors."""
+    backends = [DescribedBackend.parse(argument) for argument in args.backend]
+    for backend in backends:
+        backend.description()  # fails here, with a usage error, when the spec is wrong
+    bare = [BareSQLite(mode) for mode in args.bare.split(",") if mode]
+    return [*backends, *bare]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -393,10 +424,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
+        "--backend",
+        action="append",
+        required=True,
+        metavar="[ID=]MODULE:ATTR",
+        help="a backend description, the spec the contract and the scenarios take "
+        "(repeat it; `nox -s bench` gives the comparison set). The targets compare "
+        f"{OURS!r} with {BUILTIN!r} and bare-wal",
+    )
+    parser.add_argument(
+        "--bare",
+        default=",".join(JOURNAL_MODES),
+        metavar="MODES",
+        help="journal modes of the bare-sqlite3 floor, comma-separated ('' for none; "
+        "default: all five)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
-        help="smaller sizes, no 100k growth step, scale only for ours-wal and "
-        "built-in (about 3 minutes instead of 15)",
+        help=f"smaller sizes, no 100k growth step, scale only for {OURS} and "
+        f"{BUILTIN} (about 3 minutes instead of 15)",
     )
     parser.add_argument(
         "--out",
@@ -426,10 +473,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(args.phases.split(",")) - {"suite", "growth", "scale"}
     if unknown or args.repetitions < 0:
         parser.error(f"bad --phases {sorted(unknown)} or --repetitions {args.repetitions}")
+    bad_modes = set(args.bare.split(",")) - {"", *JOURNAL_MODES}
+    if bad_modes:
+        parser.error(f"--bare {args.bare!r}: choose from {', '.join(JOURNAL_MODES)}")
+    try:
+        subjects = subjects_from_args(args)
+    except BackendDescriptionError as error:
+        parser.error(f"--backend: {error}")
     settings = Settings.from_args(args)
     scratch = Path(tempfile.mkdtemp(prefix="pynenc-bench-", dir=args.workdir))
     try:
-        results = run(settings, scratch)
+        results = run(settings, subjects, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     results.settings["elapsed_s"] = time.monotonic() - _STARTED

@@ -1,10 +1,10 @@
-"""Backends under test, opened the same way in the benchmark process and in its workers.
+"""What the benchmark measures, opened the same way in the benchmark process and in its workers.
 
-Every backend is reached through one interface: a :class:`Handle` holding a
-pynenc app (memory components), the benchmark task and an orchestrator. For
-pynenc backends that is ``app.orchestrator``; for the bare-sqlite3 reference it
-is :class:`BareSQLiteOrchestrator`, which implements the few orchestrator
-methods it is compared on.
+A subject is either a pynenc backend, given by the spec of its description
+(``--backend sqlite-wal=pynenc_sqlite.contract:WAL``, the spec the contract and the
+scenarios take), or the bare-sqlite3 floor in one journal mode (``--bare wal``).
+Both open into a :class:`Handle`: a pynenc app, the benchmark task and the
+orchestrator under test.
 """
 
 import sqlite3
@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Protocol
 
 import bench_tasks
 from pynenc import Pynenc
@@ -27,78 +27,85 @@ from pynenc.invocation.status import (
 )
 from pynenc.task import Task
 
-Family = Literal["ours", "builtin", "mem", "redis", "bare"]
+from pynenc_contract.backend import BackendDescription, load_backend
+
 JOURNAL_MODES = ("wal", "delete", "truncate", "persist", "memory")
-#: Operations the bare-sqlite3 reference implements (the others are "n/a").
-BARE_OPS = frozenset({"register_one", "register_batch", "transition", "get_status"})
+#: Settings layered over every benchmarked app: the benchmark's calls only, no logs.
+QUIET = {"logging_level": "error"}
 
 
-@dataclass(frozen=True)
-class Environment:
-    """Where backends keep their data: a scratch directory and the redis URL, if any."""
+class Subject(Protocol):
+    """Something the benchmark measures; picklable, so workers open exactly the same one."""
 
-    workdir: Path
-    redis_url: str | None = None
-
-
-@dataclass(frozen=True)
-class BackendSpec:
-    """One backend configuration; picklable, so workers open exactly the same one."""
-
-    name: str
-    family: Family
-    journal_mode: str | None = None
+    @property
+    def label(self) -> str: ...
 
     @property
     def ops(self) -> frozenset[str] | None:
-        """Operations this backend offers; ``None`` means all of them."""
-        return BARE_OPS if self.family == "bare" else None
+        """Operations it offers; ``None`` means all of them."""
+        ...
 
-    def open(self, env: Environment, app_id: str) -> "Handle":
-        """Build the app (or attach to its existing store) in this process."""
-        path = env.workdir / f"{app_id}.sqlite3"
-        builder = PynencBuilder().app_id(app_id).memory().logging_level("error")
-        if self.family == "ours":
-            builder = builder.sqlite_orchestrator(
-                str(path), journal_mode=self.journal_mode, synchronous="normal"
-            )
-        elif self.family == "builtin":
-            builder = builder.custom_config(
-                orchestrator_cls="SQLiteOrchestrator", sqlite_db_path=str(path)
-            )
-        elif self.family == "redis":
-            if env.redis_url is None:
-                raise RuntimeError("redis-server is not running")
-            builder = builder.custom_config(
-                orchestrator_cls="RedisOrchestrator", redis_url=env.redis_url
-            )
-        app = builder.build()
-        task = app.task(bench_tasks.add)
-        orchestrator: Any
-        if self.family == "bare":
-            orchestrator = BareSQLiteOrchestrator(path, self.journal_mode or "wal")
-        else:
-            orchestrator = app.orchestrator
-        return Handle(self, app, task, orchestrator)
+    def open(self, workdir: Path, app_id: str) -> "Handle":
+        """Build the app (or attach to its existing store) in this process.
+
+        Apps opened with the same ``app_id`` share their store; each app id has its
+        own directory, so that a repetition never measures an earlier one's rows.
+        """
+        ...
 
 
-def all_specs() -> list[BackendSpec]:
-    """Ours in every journal mode, pynenc's built-ins, pynenc-redis, bare sqlite3."""
-    ours = [BackendSpec(f"ours-{mode}", "ours", mode) for mode in JOURNAL_MODES]
-    bare = [BackendSpec(f"bare-{mode}", "bare", mode) for mode in JOURNAL_MODES]
-    others = [
-        BackendSpec("builtin", "builtin", "wal"),
-        BackendSpec("mem", "mem"),
-        BackendSpec("redis", "redis"),
-    ]
-    return [*ours, *others, *bare]
+@dataclass(frozen=True)
+class DescribedBackend:
+    """A pynenc backend, built from its :class:`BackendDescription`."""
+
+    label: str
+    spec: str
+    ops: frozenset[str] | None = None
+
+    @classmethod
+    def parse(cls, argument: str) -> "DescribedBackend":
+        """``ID=module:attribute``, or ``module:attribute`` labelled by its attribute."""
+        label, _, spec = argument.rpartition("=")
+        return cls(label or spec.rpartition(":")[2].lower(), spec)
+
+    def description(self) -> BackendDescription:
+        return load_backend(self.spec)
+
+    def open(self, workdir: Path, app_id: str) -> "Handle":
+        app = self.description().new_app(app_id, _directory(workdir, app_id), QUIET)
+        return Handle(app, app.task(bench_tasks.add), app.orchestrator)
+
+
+@dataclass(frozen=True)
+class BareSQLite:
+    """The floor: one kept sqlite3 connection doing a transition's minimum work
+    (see :class:`BareSQLiteOrchestrator`), beside an in-memory app for invocations."""
+
+    journal_mode: str
+    #: Operations the bare reference implements (the others are "n/a").
+    ops: frozenset[str] = frozenset({"register_one", "register_batch", "transition", "get_status"})
+
+    @property
+    def label(self) -> str:
+        return f"bare-{self.journal_mode}"
+
+    def open(self, workdir: Path, app_id: str) -> "Handle":
+        app = PynencBuilder().app_id(app_id).memory().logging_level("error").build()
+        path = _directory(workdir, app_id) / "bare.sqlite3"
+        orchestrator = BareSQLiteOrchestrator(path, self.journal_mode)
+        return Handle(app, app.task(bench_tasks.add), orchestrator)
+
+
+def _directory(workdir: Path, app_id: str) -> Path:
+    directory = workdir / app_id
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
 
 
 @dataclass
 class Handle:
-    """An opened backend: the app, the benchmark task and the orchestrator under test."""
+    """An opened subject: the app, the benchmark task and the orchestrator under test."""
 
-    spec: BackendSpec
     app: Pynenc
     task: Task[Any, Any]
     orchestrator: Any

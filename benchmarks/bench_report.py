@@ -12,6 +12,8 @@ from bench_backends import JOURNAL_MODES
 from bench_scale import PROCESS_COUNTS, PhaseSummary
 from bench_timing import median
 
+#: Labels of the targets' subjects (the ids `nox -s bench` gives, as in the noxfile).
+OURS, BUILTIN = "sqlite-wal", "builtin-sqlite"
 #: A measured cell: summary numbers (rate, p50, p99, calls), or the error message.
 Cell = dict[str, float] | str
 #: One scale round: the "walk" and "race" phase summaries.
@@ -88,48 +90,48 @@ def evaluate_targets(results: Results) -> None:
 
     r = results
     for op, factor in (("transition", 10), ("get_status", 20), ("register_batch", 5)):
-        ratio = r.paired_ratio("ours-wal", "builtin", op)
-        ceiling = r.paired_ratio("bare-wal", "builtin", op)  # the bare loop's own ratio
+        ratio = r.paired_ratio(OURS, BUILTIN, op)
+        ceiling = r.paired_ratio("bare-wal", BUILTIN, op)  # the bare loop's own ratio
         target(
             f"{op}: ours-wal >= {factor}x built-in",
             ratio,
             ratio >= factor,
-            f"{_x(ratio)} ({_n(r.suite_median('ours-wal', op))} vs "
-            f"{_n(r.suite_median('builtin', op))} /s; bare sqlite3 does {_x(ceiling)})",
+            f"{_x(ratio)} ({_n(r.suite_median(OURS, op))} vs "
+            f"{_n(r.suite_median(BUILTIN, op))} /s; bare sqlite3 does {_x(ceiling)})",
         )
-    ratio = r.paired_ratio("ours-wal", "bare-wal", "transition")
+    ratio = r.paired_ratio(OURS, "bare-wal", "transition")
     target(
         "transition: ours-wal >= 60% of bare sqlite3",
         ratio,
         ratio >= 0.6,
-        f"{_pct(ratio)} ({_n(r.suite_median('ours-wal', 'transition'))} vs "
+        f"{_pct(ratio)} ({_n(r.suite_median(OURS, 'transition'))} vs "
         f"{_n(r.suite_median('bare-wal', 'transition'))} /s)",
     )
     for op in ("cc_args", "cc_task", "cc_task_registered", "get_blocking"):
-        ratio, label = r.growth_ratio("ours-wal", op)
+        ratio, label = r.growth_ratio(OURS, op)
         target(
             f"{op}: p50 at {label} stored within 2x",
             ratio,
             ratio <= 2.0,
             f"{_x(ratio)} ({_us(_growth_p50(r, op, min))} -> {_us(_growth_p50(r, op, max))} µs)",
         )
-    single = r.scale_median("ours-wal", 1, "walk")
+    single = r.scale_median(OURS, 1, "walk")
     for processes in PROCESS_COUNTS[2:]:
-        walk = r.scale_median("ours-wal", processes, "walk")
+        walk = r.scale_median(OURS, processes, "walk")
         target(
             f"{processes} processes: walk >= 70% of 1 process",
             walk / single,
             walk >= 0.7 * single,
             f"{_pct(walk / single)} ({_n(walk)} vs {_n(single)} transitions/s)",
         )
-        ratio = r.scale_paired_ratio("ours-wal", "builtin", processes)
+        ratio = r.scale_paired_ratio(OURS, BUILTIN, processes)
         target(
             f"{processes} processes: walk >= 5x built-in",
             ratio,
             ratio >= 5,
             f"{_x(ratio)} ({_n(walk)} vs {_n(r.scale_median('builtin', processes, 'walk'))} /s)",
         )
-        rounds = r.rounds("ours-wal", processes)
+        rounds = r.rounds(OURS, processes)
         errors = sum(rnd[phase].errors for rnd in rounds for phase in ("walk", "race"))
         doubles = sum(rnd["race"].double_claims for rnd in rounds)
         bad = sum(rnd["race"].unclaimed + rnd["race"].wrong_owner for rnd in rounds)
@@ -150,9 +152,7 @@ def evaluate_targets(results: Results) -> None:
 
 def _growth_p50(results: Results, op: str, pick: Callable[[Sequence[int]], int]) -> float:
     cells = {
-        s: c
-        for s, c in results.growth.get("ours-wal", {}).get(op, {}).items()
-        if isinstance(c, dict)
+        s: c for s, c in results.growth.get(OURS, {}).get(op, {}).items() if isinstance(c, dict)
     }
     return cells[pick(list(cells))]["p50"] if cells else math.nan
 
@@ -162,13 +162,13 @@ def failures(results: Results) -> list[str]:
     reasons = [
         f"{backend} {op}: {cell}"
         for backend, ops in results.suite.items()
-        if backend.startswith(("ours-", "bare-"))
+        if backend.startswith(("sqlite-", "bare-"))
         for op, cells in ops.items()
         for cell in cells
         if isinstance(cell, str)
     ]
     for backend, counts in results.scale.items():
-        for processes, outcome in counts.items() if backend.startswith("ours-") else ():
+        for processes, outcome in counts.items() if backend.startswith("sqlite-") else ():
             if isinstance(outcome, str):
                 reasons.append(f"{backend} x{processes}: {outcome}")
                 continue
@@ -252,8 +252,8 @@ def _suite(r: Results) -> list[str]:
 
         return [[op, *(cell(b, op) for b in backends)] for op in ops]
 
-    pairs = [("ours-wal", other) for other in ("builtin", "redis", "mem")]
-    pairs += [(f"ours-{mode}", f"bare-{mode}") for mode in JOURNAL_MODES]
+    pairs = [(OURS, other) for other in (BUILTIN, "redis", "memory")]
+    pairs += [(f"sqlite-{mode}", f"bare-{mode}") for mode in JOURNAL_MODES]
     pairs = [(a, b) for a, b in pairs if a in r.suite and b in r.suite]
     s = r.settings
     return [
@@ -334,8 +334,8 @@ def _scale(r: Results) -> list[str]:
                     _phase_latency(outcome, "walk"),
                     _pct(walk / single),
                     "-"
-                    if backend == "builtin"
-                    else _x(r.scale_paired_ratio(backend, "builtin", processes)),
+                    if backend == BUILTIN
+                    else _x(r.scale_paired_ratio(backend, BUILTIN, processes)),
                     _n(r.scale_median(backend, processes, "race")),
                     _phase_latency(outcome, "race"),
                     str(sum(rnd["race"].double_claims for rnd in outcome)),
@@ -461,10 +461,10 @@ def write_outputs(results: Results, out: Path) -> str:
     payload["suite_ratios"] = {
         f"{a}/{b}": {op: results.paired_ratio(a, b, op) for op in results.suite.get(a, {})}
         for a, b in [
-            ("ours-wal", "builtin"),
-            ("ours-wal", "redis"),
-            ("ours-wal", "mem"),
-            *((f"ours-{m}", f"bare-{m}") for m in JOURNAL_MODES),
+            (OURS, BUILTIN),
+            (OURS, "redis"),
+            (OURS, "memory"),
+            *((f"sqlite-{m}", f"bare-{m}") for m in JOURNAL_MODES),
         ]
         if a in results.suite and b in results.suite
     }

@@ -13,24 +13,23 @@ worker's invocations run out.
   attempted invocation is expected.
 """
 
-import multiprocessing
-import queue
-import traceback
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 from typing import Any
 
-from bench_backends import BackendSpec, Environment, Handle
+from bench_backends import Handle, Subject
 from bench_timing import measure, percentile
 from pynenc.exceptions import InvocationStatusError
 from pynenc.invocation.status import InvocationStatus
 
+from pynenc_contract.workers import BARRIER_TIMEOUT_SECONDS, WorkerError, run_workers
+
 PROCESS_COUNTS = (1, 2, 4, 8)
 WALK = (InvocationStatus.PENDING, InvocationStatus.RUNNING, InvocationStatus.SUCCESS)
-_BARRIER_TIMEOUT = 600.0
 _KEPT_ERRORS = 3
 
 
@@ -98,8 +97,8 @@ def _record_error(result: PhaseResult, error: BaseException) -> None:
 class WorkerJob:
     """What one worker process runs: its own walk ids and the shared race ids per round."""
 
-    spec: BackendSpec
-    env: Environment
+    subject: Subject
+    workdir: Path
     app_id: str
     index: int
     seconds: float
@@ -107,40 +106,36 @@ class WorkerJob:
     races: list[list[str]]
 
 
-def worker_main(job: WorkerJob, barrier: Barrier, results: "multiprocessing.Queue[Any]") -> None:
-    """Entry point of one worker process: run every round, then report."""
-    try:
-        handle = job.spec.open(job.env, job.app_id)
-        runner_id = f"runner-{job.index}"
-        rounds = []
-        for walk_ids, race_ids in zip(job.walks, job.races, strict=True):
-            barrier.wait(_BARRIER_TIMEOUT)
-            walk = _run_phase(
-                handle,
-                runner_id,
-                [(i, s) for i in walk_ids for s in WALK],
-                race=False,
-                seconds=job.seconds,
-            )
-            barrier.wait(_BARRIER_TIMEOUT)
-            race = _run_phase(
-                handle,
-                runner_id,
-                [(i, InvocationStatus.PENDING) for i in race_ids],
-                race=True,
-                seconds=job.seconds,
-            )
-            rounds.append((walk, race))
-        handle.close()
-        results.put((job.index, rounds))
-    except BaseException:
-        barrier.abort()
-        results.put((job.index, traceback.format_exc()))
+def worker_main(job: WorkerJob, barrier: Barrier) -> list[tuple[PhaseResult, PhaseResult]]:
+    """One worker process: every round's walk and race, each started with the others."""
+    handle = job.subject.open(job.workdir, job.app_id)
+    runner_id = f"runner-{job.index}"
+    rounds = []
+    for walk_ids, race_ids in zip(job.walks, job.races, strict=True):
+        barrier.wait(BARRIER_TIMEOUT_SECONDS)
+        walk = _run_phase(
+            handle,
+            runner_id,
+            [(i, s) for i in walk_ids for s in WALK],
+            race=False,
+            seconds=job.seconds,
+        )
+        barrier.wait(BARRIER_TIMEOUT_SECONDS)
+        race = _run_phase(
+            handle,
+            runner_id,
+            [(i, InvocationStatus.PENDING) for i in race_ids],
+            race=True,
+            seconds=job.seconds,
+        )
+        rounds.append((walk, race))
+    handle.close()
+    return rounds
 
 
 def run_scale(
-    spec: BackendSpec,
-    env: Environment,
+    subject: Subject,
+    workdir: Path,
     *,
     processes: int,
     rounds: int,
@@ -149,8 +144,8 @@ def run_scale(
     race_pool: int,
 ) -> list[dict[str, PhaseSummary]]:
     """Run ``rounds`` rounds with ``processes`` workers; one summary dict per round."""
-    app_id = f"scale-{spec.name}-p{processes}-{uuid.uuid4().hex[:8]}"
-    handle = spec.open(env, app_id)
+    app_id = f"scale-{subject.label}-p{processes}-{uuid.uuid4().hex[:8]}"
+    handle = subject.open(workdir, app_id)
     walks: list[list[list[str]]] = [[] for _ in range(processes)]
     races: list[list[str]] = []
     for _ in range(rounds):
@@ -159,52 +154,30 @@ def run_scale(
         for index in range(processes):
             walks[index].append(walk_ids[index * share : (index + 1) * share])
         races.append(_register(handle, race_pool))
-
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(processes)
-    results: multiprocessing.Queue[Any] = context.Queue()
-    workers = [
-        context.Process(
-            target=worker_main,
-            args=(
-                WorkerJob(spec, env, app_id, index, seconds, walks[index], races),
-                barrier,
-                results,
-            ),
-            name=f"bench-{spec.name}-{index}",
-        )
+    jobs = [
+        WorkerJob(subject, workdir, app_id, index, seconds, walks[index], races)
         for index in range(processes)
     ]
-    for worker in workers:
-        worker.start()
-    reports: dict[int, Any] = {}
     try:
-        while len(reports) < processes:
-            index, report = results.get(timeout=_BARRIER_TIMEOUT)
-            reports[index] = report
-    except queue.Empty:
-        reports.setdefault(-1, "timed out waiting for workers")
-    finally:
-        for worker in workers:
-            worker.join(timeout=30)
-            if worker.is_alive():
-                worker.kill()
-                worker.join()
-    failures = [report for report in reports.values() if isinstance(report, str)]
-    if failures:
-        handle.close()
-        raise RuntimeError(f"{spec.name} with {processes} processes: {failures[0]}")
-
-    summaries = []
-    for round_index in range(rounds):
-        per_worker = [reports[index][round_index] for index in range(processes)]
-        summaries.append(
-            {
-                "walk": _summarize([walk for walk, _ in per_worker], ops_per_attempt=1),
-                "race": _verify_race(handle, races[round_index], per_worker),
-            }
+        reports = run_workers(
+            worker_main,
+            jobs,
+            timeout=BARRIER_TIMEOUT_SECONDS + rounds * (2 * seconds + BARRIER_TIMEOUT_SECONDS),
+            name=f"bench-{subject.label}",
         )
-    handle.close()
+        summaries = []
+        for round_index in range(rounds):
+            per_worker = [report[round_index] for report in reports]
+            summaries.append(
+                {
+                    "walk": _summarize([walk for walk, _ in per_worker], ops_per_attempt=1),
+                    "race": _verify_race(handle, races[round_index], per_worker),
+                }
+            )
+    except WorkerError as error:
+        raise RuntimeError(f"{subject.label} with {processes} processes: {error}") from None
+    finally:
+        handle.close()
     return summaries
 
 

@@ -18,7 +18,11 @@ from adapters.defects import (
 from pynenc_contract import BackendDescription, Capability, KnownFailure, Service
 from pynenc_contract.backend import REDIS_URL_ENV
 
-REDIS_URL = os.environ.get(REDIS_URL_ENV, "redis://127.0.0.1:6379/0")
+
+def redis_url() -> str:
+    """The server's URL, read when an app is built (the harness may start it later)."""
+    return os.environ.get(REDIS_URL_ENV, "redis://127.0.0.1:6379/0")
+
 
 CLAIM_OUTSIDE_MULTI = KnownFailure(
     "pynenc-redis 0.3.0: claim outside MULTI",
@@ -39,7 +43,7 @@ HEARTBEAT_WITHOUT_QUEUES = KnownFailure(
 
 def build_app(app_id: str, workdir: Path) -> Pynenc:
     """Every component on redis; apps are told apart by app_id (keys are prefixed)."""
-    app: Pynenc = PynencBuilder().app_id(app_id).redis(url=REDIS_URL).build()
+    app: Pynenc = PynencBuilder().app_id(app_id).redis(url=redis_url()).build()
     return app
 
 
@@ -68,7 +72,7 @@ def build_orchestrator_only_app(app_id: str, workdir: Path) -> Pynenc:
         PynencBuilder()
         .app_id(app_id)
         .sqlite(str(workdir / "components.sqlite3"))
-        .custom_config(orchestrator_cls=RedisOrchestratorWithQueues.__name__, redis_url=REDIS_URL)
+        .custom_config(orchestrator_cls=RedisOrchestratorWithQueues.__name__, redis_url=redis_url())
         .build()
     )
     return app

@@ -1,15 +1,13 @@
 """Races between threads or OS processes, each racer with its own app and runner id."""
 
-import multiprocessing
-import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pynenc.exceptions import InvocationStatusError
 from pynenc.identifiers.invocation_id import InvocationId
@@ -17,6 +15,7 @@ from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator.atomic_service import AtomicServiceId, AtomicServiceRun
 
 from pynenc_contract.backend import BackendDescription, build_in_child
+from pynenc_contract.workers import WorkerError, run_workers
 
 if TYPE_CHECKING:
     from pynenc import Pynenc
@@ -96,43 +95,19 @@ def in_processes(
     racers: int,
 ) -> list[list[InvocationId]]:
     """Run ``work`` in ``racers`` spawned OS processes, started together."""
-    context = multiprocessing.get_context("spawn")
     job = RaceJob(
         backend.child_app_builder(), backend.orchestrator_class, app_id, str(workdir), work, ids
     )
-    barrier = context.Barrier(racers)
-    results = context.Queue()
-    processes = [
-        context.Process(target=_child, args=(job, index, barrier, results), daemon=True)
-        for index in range(racers)
-    ]
-    for process in processes:
-        process.start()
     try:
-        outcomes = [_next_result(results, processes) for _ in processes]
-    finally:
-        for process in processes:
-            process.join(5)
-            if process.is_alive():
-                process.kill()
-                process.join()
-    errors = [outcome for outcome in outcomes if isinstance(outcome, str)]
-    if errors:
-        raise AssertionError(f"a racing process failed: {errors[0]}")
-    return [list(won) for _, won in sorted(outcomes)]
-
-
-def _next_result(results: Any, processes: list[Any]) -> Any:
-    """The next racer's result; fail fast when every racer died without one."""
-    deadline = time.monotonic() + RACE_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            return results.get(timeout=0.5)
-        except queue.Empty:
-            if not any(process.is_alive() for process in processes):
-                codes = [process.exitcode for process in processes]
-                raise AssertionError(f"racing processes exited without a result: {codes}") from None
-    raise AssertionError(f"no racing result within {RACE_TIMEOUT_SECONDS:g}s")
+        won = run_workers(
+            _race_in_child,
+            [(job, index) for index in range(racers)],
+            timeout=RACE_TIMEOUT_SECONDS,
+            name="racer",
+        )
+    except WorkerError as error:
+        raise AssertionError(f"a racing process failed: {error}") from None
+    return [list(ids) for ids in won]
 
 
 @dataclass(frozen=True)
@@ -147,14 +122,12 @@ class RaceJob:
     ids: list[InvocationId]
 
 
-def _child(job: RaceJob, index: int, barrier: Any, results: Any) -> None:
-    """Entry point of a racing process: build the app, wait for the others, race."""
-    try:
-        app = build_in_child(job.builder, job.app_id, Path(job.workdir))
-        if type(app.orchestrator) is not job.orchestrator_class:
-            raise TypeError(f"child built {type(app.orchestrator).__name__}")
-        _warm_up(app)
-        barrier.wait(RACE_TIMEOUT_SECONDS)
-        results.put((index, tuple(WORK[job.work](app, f"racer-{index}", job.ids))))
-    except BaseException as error:  # reported to the parent, which fails the test
-        results.put(f"{type(error).__name__}: {error}")
+def _race_in_child(job_and_index: tuple[RaceJob, int], barrier: Barrier) -> list[InvocationId]:
+    """A racing process: build the app, wait for the others, race."""
+    job, index = job_and_index
+    app = build_in_child(job.builder, job.app_id, Path(job.workdir))
+    if type(app.orchestrator) is not job.orchestrator_class:
+        raise TypeError(f"child built {type(app.orchestrator).__name__}")
+    _warm_up(app)
+    barrier.wait(RACE_TIMEOUT_SECONDS)
+    return WORK[job.work](app, f"racer-{index}", job.ids)

@@ -1,19 +1,19 @@
 """Sustained load: 16 processes on one database for a minute, a reader holding transactions."""
 
-import multiprocessing
 import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import JOURNAL_MODE, build_app
 from pynenc.invocation.status import InvocationStatus
 
 from pynenc_contract import kit
+from pynenc_contract.workers import BARRIER_TIMEOUT_SECONDS, run_workers
 from pynenc_sqlite import PynencSQLiteOrchestrator
 
 pytestmark = pytest.mark.slow
@@ -34,14 +34,18 @@ class WorkerResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _hammer(workdir: str, index: int, start_at: float, results: Any) -> None:
-    """Register, walk to SUCCESS, heartbeat and look up until the time is up."""
+def _hammer(job: tuple[str, int], barrier: Barrier) -> WorkerResult:
+    """Once every process is ready: register, walk to SUCCESS, heartbeat and look up
+    until the time is up."""
+    workdir, index = job
     app = build_app(Path(workdir), app_id="soak")
     orchestrator = app.orchestrator
+    orchestrator.get_active_runners()  # opens the connection before the start
     result = WorkerResult()
     runner = f"soak-{index}"
-    time.sleep(max(0.0, start_at - time.time()))
-    while time.time() < start_at + SECONDS:
+    barrier.wait(BARRIER_TIMEOUT_SECONDS)
+    ends_at = time.monotonic() + SECONDS
+    while time.monotonic() < ends_at:
         try:
             ids = kit.registered(app, 5)
             for invocation_id in ids:
@@ -54,7 +58,7 @@ def _hammer(workdir: str, index: int, start_at: float, results: Any) -> None:
             result.completed += ids
         except Exception as error:  # every error reaching a caller is reported
             result.errors.append(f"{type(error).__name__}: {error}")
-    results.put(result)
+    return result
 
 
 def _reader(db: Path, stop: threading.Event, hold_seconds: float) -> None:
@@ -79,35 +83,27 @@ def test_sixteen_processes_for_a_minute_lose_nothing_and_the_wal_stays_bounded(
     orchestrator = app.orchestrator
     assert isinstance(orchestrator, PynencSQLiteOrchestrator)
     db = Path(orchestrator.sqlite_db_path)
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    start_at = time.time() + 5 + PROCESSES * 0.5  # after every process imported pynenc
-    processes = [
-        context.Process(target=_hammer, args=(str(tmp_path), i, start_at, results))
-        for i in range(PROCESSES)
-    ]
-    for process in processes:
-        process.start()
     stop = threading.Event()
     reader = threading.Thread(target=_reader, args=(db, stop, 0.5))
     wal = db.with_name(db.name + "-wal")
     largest_wal = 0
+
+    def sample_wal() -> None:
+        nonlocal largest_wal
+        largest_wal = max(largest_wal, wal.stat().st_size if wal.exists() else 0)
+
+    reader.start()
     try:
-        while time.time() < start_at:
-            time.sleep(0.1)
-        reader.start()
-        while time.time() < start_at + SECONDS:
-            largest_wal = max(largest_wal, wal.stat().st_size if wal.exists() else 0)
-            time.sleep(0.2)
-        worker_results: list[WorkerResult] = [results.get(timeout=120) for _ in processes]
+        worker_results = run_workers(
+            _hammer,
+            [(str(tmp_path), index) for index in range(PROCESSES)],
+            timeout=BARRIER_TIMEOUT_SECONDS + SECONDS * 3,
+            poll=sample_wal,
+            name="soak",
+        )
     finally:
         stop.set()
-        for process in processes:
-            process.join(30)
-            if process.is_alive():
-                process.kill()
-        if reader.is_alive():
-            reader.join(10)
+        reader.join(10)
     errors = [error for result in worker_results for error in result.errors]
     assert errors == [], f"{len(errors)} errors reached callers, first: {errors[:3]}"
     completed = [i for result in worker_results for i in result.completed]
