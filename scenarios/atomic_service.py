@@ -12,12 +12,14 @@ completes the service again after the dead timeout; no "database is locked".
 """
 
 import signal
-import sys
 import time
 from collections import Counter
 
-import harness
-from harness import Case, CaseResult, Check, Options
+from harness.appenv import BASE_CONFIG, AppEnv, app_env
+from harness.checks import Check, check_no_locked, overlaps
+from harness.outcome import CaseResult
+from harness.processes import ManagedProcess
+from harness.scenario import Case, Options, Scenario
 from pynenc.orchestrator.atomic_service import (
     AtomicServiceExecution,
     AtomicServiceExecutionStatus,
@@ -27,7 +29,7 @@ NAME = "atomic_service"
 RUNNERS = 3
 SERVICE_DELAY = 0.3
 DEAD_AFTER_MINUTES = 0.05
-CYCLE_SECONDS = harness.BASE_CONFIG["atomic_service_interval_minutes"] * 60
+CYCLE_SECONDS = BASE_CONFIG["atomic_service_interval_minutes"] * 60
 
 
 def plan(opts: Options) -> list[Case]:
@@ -61,7 +63,7 @@ def _overlapping(executions: list[AtomicServiceExecution], now: float) -> list[s
     ]
     return [
         f"{first} until {seconds:.6f}s after {second} started"
-        for first, second, seconds in harness.overlaps(windows, _runner_of)
+        for first, second, seconds in overlaps(windows, _runner_of)
     ]
 
 
@@ -74,7 +76,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
     dead_seconds = DEAD_AFTER_MINUTES * 60
     config = {"runner_considered_dead_after_minutes": DEAD_AFTER_MINUTES}
     delay = {"SCENARIO_ATOMIC_SERVICE_DELAY": str(SERVICE_DELAY)}
-    with harness.app_env(case, opts, result, config=config, runner_env=delay) as env:
+    with app_env(case, opts, result, config=config, runner_env=delay) as env:
         begin = time.time()
         runners = [env.start_identified_runner() for _ in range(RUNNERS)]
         _wait_completed_runs(env, begin, case.params["observe_runs"], CYCLE_SECONDS)
@@ -118,12 +120,10 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
                 f"{result.metrics['stale_record']}",
             )
         )
-        result.add(harness.check_no_locked(env, result))
+        result.add(check_no_locked(env, result))
 
 
-def _wait_completed_runs(
-    env: harness.AppEnv, since: float, count: int, cycle_seconds: float
-) -> None:
+def _wait_completed_runs(env: AppEnv, since: float, count: int, cycle_seconds: float) -> None:
     """Observe the service until ``count`` runs completed (about one per runner a cycle)."""
     deadline = time.time() + 4 * count * cycle_seconds
     while time.time() < deadline:
@@ -139,8 +139,8 @@ def _wait_completed_runs(
 
 
 def _kill_holder(
-    env: harness.AppEnv, runners: list[harness.ManagedProcess], timeout: float
-) -> tuple[harness.ManagedProcess, str]:
+    env: AppEnv, runners: list[ManagedProcess], timeout: float
+) -> tuple[ManagedProcess, str]:
     """SIGKILL the group of the runner holding the service; its run id."""
     by_id = {runner.runner_id: runner for runner in runners}
     deadline = time.time() + timeout
@@ -153,7 +153,7 @@ def _kill_holder(
     raise TimeoutError(f"no runner held the atomic service within {timeout:g}s")
 
 
-def _wait_resumed(env: harness.AppEnv, victim: str, since: float, timeout: float) -> float | None:
+def _wait_resumed(env: AppEnv, victim: str, since: float, timeout: float) -> float | None:
     """Start time of the first run completed by another runner after ``since``."""
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -170,15 +170,9 @@ def _wait_resumed(env: harness.AppEnv, victim: str, since: float, timeout: float
     return None
 
 
-if __name__ == "__main__":
-    sys.exit(
-        harness.main(
-            NAME,
-            __doc__ or "",
-            harness.RUNNER_TYPES,
-            plan,
-            run,
-            metric_keys=["runs", "blocked", "runs_per_runner", "resumed_after_s", "stale_record"],
-            quick_runners=["ThreadRunner"],
-        )
-    )
+SCENARIO = Scenario(
+    plan,
+    run,
+    headline=("resumed_after_s", "runs", "blocked", "runs_per_runner", "stale_record"),
+    quick_runners=("ThreadRunner",),
+)

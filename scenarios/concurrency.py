@@ -16,12 +16,20 @@ RUNNING periods of the same key overlap; the same from the task bodies' own
 probes; histories replay; no "database is locked" in the logs.
 """
 
-import sys
 import time
 from collections import Counter, defaultdict
 
-import harness
-from harness import Case, CaseResult, Check, Options
+from harness.appenv import app_env
+from harness.checks import (
+    Check,
+    check_all_succeeded,
+    check_histories_replay,
+    check_no_locked,
+    overlaps,
+    running_intervals,
+)
+from harness.outcome import CaseResult
+from harness.scenario import Case, Options, Scenario
 
 NAME = "concurrency"
 RUNNERS, SLOTS, TASK_SECONDS = 2, 2, 0.2
@@ -52,7 +60,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
     task, keys, per_key = case.params["task"], case.params["keys"], case.params["per_key"]
     total = keys * per_key
     delay = {"SCENARIO_CONCURRENCY_CHECK_DELAY": str(CHECK_DELAY)}
-    with harness.app_env(case, opts, result, slots=SLOTS, runner_env=delay) as env:
+    with app_env(case, opts, result, slots=SLOTS, runner_env=delay) as env:
         function = getattr(env.module, task)
         key_of: dict[str, str] = {}
         for index in range(total):
@@ -70,15 +78,13 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
         histories = env.histories([task])
         ids = env.invocation_ids(task)
         by_key: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
-        for interval in harness.running_intervals(histories, ids, until):
+        for interval in running_intervals(histories, ids, until):
             by_key[key_of.get(interval[0], "?")].append(interval)
-        history_overlaps = [o for intervals in by_key.values() for o in harness.overlaps(intervals)]
+        history_overlaps = [o for intervals in by_key.values() for o in overlaps(intervals)]
         probe_by_key: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
         for run_ in env.probes():
             probe_by_key[run_.key].append((run_.invocation_id, run_.start, run_.end or until))
-        body_overlaps = [
-            o for intervals in probe_by_key.values() for o in harness.overlaps(intervals)
-        ]
+        body_overlaps = [o for intervals in probe_by_key.values() for o in overlaps(intervals)]
         statuses = Counter(e.status.value for i in ids for e in histories.get(i, []))
         result.notes.append(f"wait: {wait.describe()}")
         result.metrics.update(
@@ -88,7 +94,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
             max_overlap_s=round(max((o[2] for o in history_overlaps), default=0.0), 3),
             reroutes=statuses["rerouted"],
         )
-        result.add(harness.check_all_succeeded(env, [task], total))
+        result.add(check_all_succeeded(env, [task], total))
         result.add(
             Check(
                 "never two RUNNING at once for the same key (histories)",
@@ -104,24 +110,12 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
                 f"{len(body_overlaps)} overlapping executions",
             )
         )
-        result.add(harness.check_histories_replay(histories, ids))
-        result.add(harness.check_no_locked(env, result))
+        result.add(check_histories_replay(histories, ids))
+        result.add(check_no_locked(env, result))
 
 
-if __name__ == "__main__":
-    sys.exit(
-        harness.main(
-            NAME,
-            __doc__ or "",
-            harness.RUNNER_TYPES,
-            plan,
-            run,
-            metric_keys=[
-                "seconds",
-                "running_overlaps",
-                "body_overlaps",
-                "max_overlap_s",
-                "reroutes",
-            ],
-        )
-    )
+SCENARIO = Scenario(
+    plan,
+    run,
+    headline=("running_overlaps", "body_overlaps", "seconds", "max_overlap_s", "reroutes"),
+)

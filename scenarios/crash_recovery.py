@@ -17,12 +17,20 @@ was running ran twice (counted); no "database is locked" in the logs.
 """
 
 import signal
-import sys
 import time
 from collections import defaultdict
 
-import harness
-from harness import Case, CaseResult, Check, Execution, Options
+from harness.appenv import AppEnv, app_env
+from harness.checks import (
+    Check,
+    check_all_succeeded,
+    check_histories_replay,
+    check_no_locked,
+    overlaps,
+)
+from harness.outcome import CaseResult
+from harness.records import Execution, HistoryEntry
+from harness.scenario import Case, Options, Scenario
 from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord
 
 NAME = "crash_recovery"
@@ -72,7 +80,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
     dead_seconds = DEAD_AFTER_MINUTES * 60
     wait_cron = not opts.quick and case.variant == "group" and case.runner_type == opts.runners[0]
     config = _config(wait_cron)
-    with harness.app_env(case, opts, result, slots=SLOTS, config=config) as env:
+    with app_env(case, opts, result, slots=SLOTS, config=config) as env:
         victim = env.start_identified_runner()
         seconds = case.params["task_seconds"]
         ids = [env.module.work(i, seconds).invocation_id for i in range(TASKS)]
@@ -114,7 +122,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
         concurrent = [  # body windows of one invocation overlapping in different pids
             i
             for i, rs in by_invocation.items()
-            if harness.overlaps([(str(r.pid), r.start, ends[id(r)]) for r in rs])
+            if overlaps([(str(r.pid), r.start, ends[id(r)]) for r in rs])
         ]
         histories = env.histories(["work"])
         lost_at_kill = _restore_entries_lost_at_kill(histories, at_kill, victim.runner_id, roots)
@@ -145,8 +153,8 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
             if manual
             else "recovered by the survivor's own recovery cron"
         )
-        result.add(harness.check_all_succeeded(env, ["work"], TASKS))
-        result.add(harness.check_histories_replay(histories, ids))
+        result.add(check_all_succeeded(env, ["work"], TASKS))
+        result.add(check_histories_replay(histories, ids))
         result.add(
             Check(
                 "no invocation ran in two processes at once",
@@ -161,11 +169,11 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
                 f"{len(twice)} ran twice, {len(unexplained)} without a run on the victim",
             )
         )
-        result.add(harness.check_no_locked(env, result))
+        result.add(check_no_locked(env, result))
 
 
 def _restore_entries_lost_at_kill(
-    histories: dict[str, list[harness.HistoryEntry]],
+    histories: dict[str, list[HistoryEntry]],
     at_kill: dict[str, InvocationStatusRecord],
     victim: str,
     roots: dict[str, str],
@@ -186,8 +194,8 @@ def _restore_entries_lost_at_kill(
             entry.status is record.status and entry.ts == ts for entry in entries
         ):
             continue
-        entries.append(harness.HistoryEntry(record.status, owner, owner, ts, ts))
-        entries.sort(key=harness.HistoryEntry.order)
+        entries.append(HistoryEntry(record.status, owner, owner, ts, ts))
+        entries.sort(key=HistoryEntry.order)
         restored.append(f"{invocation_id[:8]} {record.status.value}")
     return restored
 
@@ -203,7 +211,7 @@ def _config(wait_cron: bool) -> dict[str, object]:
 
 
 def _wait_victim_running(
-    env: harness.AppEnv, ids: list[str], victim: str, timeout: float = 30.0
+    env: AppEnv, ids: list[str], victim: str, timeout: float = 30.0
 ) -> list[str]:
     """Invocations RUNNING under the victim, once there is at least one and the victim
     has claimed every task.
@@ -228,21 +236,15 @@ def _wait_victim_running(
     raise TimeoutError(f"the victim did not run and claim all tasks within {timeout:g}s")
 
 
-if __name__ == "__main__":
-    sys.exit(
-        harness.main(
-            NAME,
-            __doc__ or "",
-            harness.RUNNER_TYPES,
-            plan,
-            run,
-            metric_keys=[
-                "running_at_kill",
-                "recovered",
-                "ran_twice",
-                "concurrent_twice",
-                "seconds_kill_to_done",
-                "history_lost_at_kill",
-            ],
-        )
-    )
+SCENARIO = Scenario(
+    plan,
+    run,
+    headline=(
+        "ran_twice",
+        "seconds_kill_to_done",
+        "running_at_kill",
+        "recovered",
+        "concurrent_twice",
+        "history_lost_at_kill",
+    ),
+)

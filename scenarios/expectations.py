@@ -19,21 +19,21 @@ PYNENC_DEFECTS: dict[str, KnownFailure] = {
         "runner's id while its worker owns the invocation (InvocationStatusOwnershipError, "
         "retried in a busy loop); the parent keeps its slot, so more waiting parents "
         "than slots never finish",
-        "python scenarios/fanout.py --quick --runner ProcessRunner",
+        "python scenarios/run.py fanout --quick --runner ProcessRunner",
     ),
     "fanout/PPR: all invocations registered and SUCCESS (none lost)": KnownFailure(
         "pynenc-1b",
         f"{PYNENC}: a PersistentProcessRunner worker waiting for its children sleeps in "
         "place and keeps its process; more waiting parents than worker processes never "
         "finish",
-        "python scenarios/fanout.py --quick --runner PersistentProcessRunner",
+        "python scenarios/run.py fanout --quick --runner PersistentProcessRunner",
     ),
     "crash_recovery/*/parent-only: no invocation ran in two processes at once": KnownFailure(
         "pynenc-5",
         f"{PYNENC}: killing only a runner's parent leaves its workers running with no "
         "heartbeat; recovery reroutes their invocations and another runner runs them "
         "while the orphan still does",
-        "python scenarios/crash_recovery.py --quick --runner PersistentProcessRunner",
+        "python scenarios/run.py crash_recovery --quick --runner PersistentProcessRunner",
     ),
 }
 

@@ -10,10 +10,16 @@ task body ran exactly once, every status history replays under pynenc's rules,
 no "database is locked" in the runner logs.
 """
 
-import sys
-
-import harness
-from harness import Case, CaseResult, Options
+from harness.appenv import app_env, effective_slots
+from harness.checks import (
+    check_all_succeeded,
+    check_histories_replay,
+    check_no_duplicates,
+    check_no_locked,
+    scan_logs,
+)
+from harness.outcome import CaseResult
+from harness.scenario import Case, Options, Scenario
 
 NAME = "fanout"
 RUNNERS, SLOTS, CHILDREN, CHILD_SECONDS = 2, 2, 20, 0.02
@@ -31,7 +37,7 @@ def plan(opts: Options) -> list[Case]:
                 "parents": parents,
                 "children": CHILDREN,
                 "runners": RUNNERS,
-                "slots_per_runner": harness.effective_slots(runner, SLOTS),
+                "slots_per_runner": effective_slots(runner, SLOTS),
             },
         )
         for runner in opts.runners
@@ -42,7 +48,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
     """Submit the parents, wait (a stall means deadlock), then check."""
     parents = case.params["parents"]
     expected = parents * (CHILDREN + 1)
-    with harness.app_env(case, opts, result, slots=SLOTS) as env:
+    with app_env(case, opts, result, slots=SLOTS) as env:
         env.start_runners(RUNNERS)
         # Parents fan out once every slot holds one: then no child can start before
         # the parents wait, however slow the machine (the deadlock is deterministic).
@@ -64,24 +70,18 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
             tasks_per_s=round(wait.final / max(wait.seconds, 1e-9), 1),
         )
         result.metrics["ownership_errors"] = sum(
-            harness.scan_logs(env.logs(), ["InvocationStatusOwnershipError"]).values()
+            scan_logs(env.logs(), ["InvocationStatusOwnershipError"]).values()
         )
         histories = env.histories(["fan_parent", "fan_child"])
         ids = env.invocation_ids("fan_parent") + env.invocation_ids("fan_child")
-        result.add(harness.check_all_succeeded(env, ["fan_parent", "fan_child"], expected))
-        result.add(harness.check_no_duplicates(env.probes(), ids))
-        result.add(harness.check_histories_replay(histories, ids))
-        result.add(harness.check_no_locked(env, result))
+        result.add(check_all_succeeded(env, ["fan_parent", "fan_child"], expected))
+        result.add(check_no_duplicates(env.probes(), ids))
+        result.add(check_histories_replay(histories, ids))
+        result.add(check_no_locked(env, result))
 
 
-if __name__ == "__main__":
-    sys.exit(
-        harness.main(
-            NAME,
-            __doc__ or "",
-            harness.RUNNER_TYPES,
-            plan,
-            run,
-            metric_keys=["seconds_to_finish", "final", "tasks_per_s", "ownership_errors"],
-        )
-    )
+SCENARIO = Scenario(
+    plan,
+    run,
+    headline=("tasks_per_s", "seconds_to_finish", "final", "ownership_errors"),
+)

@@ -1,6 +1,7 @@
-"""One table of every scenario case x matrix cell, from the cells' summary.json files.
+"""The scenario matrix, backend x scenario x runner type, from the cells' summary.json.
 
-Each cell shows the outcome, the seconds the case took and its headline metric.
+Each cell of the table shows the outcome, the seconds the case took and its
+headline metric (the first one its scenario declares that the case reports).
 
 python scenarios/matrix_report.py results/scenarios
 """
@@ -9,47 +10,30 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-#: The metric shown per case: the first one a case reports, its format, and the unit
-#: of numeric values.
-HEADLINE_METRICS = (
-    ("tasks_per_s", "{} tasks/s", ""),
-    ("running_overlaps", "{} overlaps", ""),
-    ("duplicates", "{} duplicates", ""),
-    ("ran_twice", "{} ran twice", ""),
-    ("resumed_after_s", "resumed after {}", "s"),
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness.outcome import runner_table
+from harness.scenario import RUNNER_ABBREVIATIONS
 
 
 def matrix(results: Path) -> str:
-    """Markdown: one row per case (scenario/label), one column per cell."""
-    cells: dict[str, dict[str, str]] = {}
+    """Markdown: one row per matrix cell (nox session and backend) and scenario, one
+    column per runner type."""
+    columns = list(RUNNER_ABBREVIATIONS.values())
+    lines = [
+        "| cell | backend | scenario | " + " | ".join(columns) + " |",
+        "|---" * (len(columns) + 3) + "|",
+    ]
     for summary in sorted(results.glob("*/summary.json")):
         data = json.loads(summary.read_text())
-        outcomes = cells.setdefault(summary.parent.name, {})
-        for run in data["runs"]:
-            for case in run["cases"]:
-                outcomes[f"{case['scenario']} {case['label']}"] = _cell(case)
-    if not cells:
-        return "no summary.json under " + str(results)
-    rows = sorted({case for outcomes in cells.values() for case in outcomes})
-    lines = ["| case | " + " | ".join(cells) + " |", "|---" * (len(cells) + 1) + "|"]
-    lines += [
-        f"| {case} | " + " | ".join(cells[cell].get(case, "-") for cell in cells) + " |"
-        for case in rows
-    ]
+        for scenario, cells in runner_table(data["runs"]).items():
+            row = [summary.parent.name, data["backend"], scenario]
+            row += [cells.get(column, "-") for column in columns]
+            lines.append("| " + " | ".join(row) + " |")
+    if len(lines) == 2:
+        return f"no summary.json under {results}\n"
     return "\n".join(lines) + "\n"
-
-
-def _cell(case: dict[str, Any]) -> str:
-    text = f"{case['outcome']} {case['seconds']:.0f}s"
-    for name, form, unit in HEADLINE_METRICS:
-        if name in case["metrics"]:
-            value = case["metrics"][name]
-            shown = f"{value}{unit}" if isinstance(value, int | float) else str(value)
-            return f"{text}, {form.format(shown)}"
-    return text
 
 
 def main() -> int:

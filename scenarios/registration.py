@@ -10,11 +10,13 @@ Invariants: one invocation per call (key); every registered invocation ends
 SUCCESS; histories replay; no "database is locked" in the logs.
 """
 
-import sys
 from collections import defaultdict
 
-import harness
-from harness import Case, CaseResult, Check, Options
+from harness.appenv import app_env
+from harness.checks import Check, check_all_succeeded, check_histories_replay, check_no_locked
+from harness.outcome import CaseResult
+from harness.records import APP_MODULE
+from harness.scenario import Case, Options, Scenario
 
 NAME = "registration"
 
@@ -36,9 +38,9 @@ def plan(opts: Options) -> list[Case]:
 def run(case: Case, opts: Options, result: CaseResult) -> None:
     """Synchronised submissions from client processes, then one runner."""
     clients, rounds = case.params["clients"], case.params["rounds"]
-    with harness.app_env(case, opts, result, slots=2) as env:
+    with app_env(case, opts, result, slots=2) as env:
         code = (
-            f"import {harness.APP_MODULE} as m\n"
+            f"import {APP_MODULE} as m\n"
             f"for r in range({rounds}):\n"
             f"    m.register_client(f'key-{{r}}', f'gate-{{r}}')\n"
         )
@@ -73,20 +75,14 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
                 f"({duplicates} duplicates)",
             )
         )
-        result.add(harness.check_all_succeeded(env, ["registered_once"], registered))
-        result.add(harness.check_histories_replay(env.histories(["registered_once"])))
-        result.add(harness.check_no_locked(env, result))
+        result.add(check_all_succeeded(env, ["registered_once"], registered))
+        result.add(check_histories_replay(env.histories(["registered_once"])))
+        result.add(check_no_locked(env, result))
 
 
-if __name__ == "__main__":
-    sys.exit(
-        harness.main(
-            NAME,
-            __doc__ or "",
-            harness.RUNNER_TYPES,
-            plan,
-            run,
-            metric_keys=["clients", "calls", "invocations", "duplicates"],
-            quick_runners=["ThreadRunner"],
-        )
-    )
+SCENARIO = Scenario(
+    plan,
+    run,
+    headline=("duplicates", "clients", "calls", "invocations"),
+    quick_runners=("ThreadRunner",),
+)

@@ -1,12 +1,13 @@
-"""Run every scenario script on one backend, then print and store one summary.
+"""Run every scenario on one backend, then print and store one summary.
 
 Usage: ``python scenarios/run_all.py [--quick] [--backend MODULE:ATTR] --out DIR
 [--only SCENARIO ...] [--runner TYPE ...]``.
 
-Each scenario runs as its own process (own session, with a timeout) writing
-``DIR/<scenario>/<scenario>.json``. The exit status is non-zero when a case fails
-unexpectedly, a known failure passes, a case errors, or a script times out or
-crashes. ``DIR/summary.json`` and ``DIR/summary.md`` hold the combined results.
+Each scenario runs as its own process (``scenarios/run.py SCENARIO``, own session,
+with a timeout) writing ``DIR/<scenario>/<scenario>.json``. The exit status is
+non-zero when a case fails unexpectedly, a known failure passes, a case errors, or
+a scenario's process times out or crashes. ``DIR/summary.json`` and
+``DIR/summary.md`` hold the combined results.
 """
 
 import argparse
@@ -24,26 +25,12 @@ from typing import Any
 SCENARIOS_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCENARIOS_DIR))
 
-from harness import (  # noqa: E402
-    DEFAULT_BACKEND,
-    LEDGER_ENV,
-    RUNNER_ABBREVIATIONS,
-    install_cleanup,
-    scenario_backend,
-)
+from harness.cli import DEFAULT_BACKEND, SUITE, scenario_backend  # noqa: E402
+from harness.outcome import runner_table  # noqa: E402
+from harness.processes import LEDGER_ENV, install_cleanup  # noqa: E402
+from harness.scenario import RUNNER_ABBREVIATIONS  # noqa: E402
 
-SUITE = ("fanout", "crash_recovery", "concurrency", "registration", "atomic_service", "throughput")
 TIMEOUT_SECONDS = {"quick": 300, "full": 1200}
-KEY_METRICS = (
-    "tasks_per_s",
-    "seconds_to_finish",
-    "seconds_kill_to_done",
-    "running_overlaps",
-    "duplicates",
-    "resumed_after_s",
-    "ran_twice",
-    "concurrent_twice",
-)
 
 
 def _end_leftovers(ledger: Path) -> int:
@@ -82,7 +69,7 @@ def _in_dir(pid: int, workdir: str) -> bool:
 def run_script(
     scenario: str, quick: bool, backend: str, out: Path, runners: Sequence[str]
 ) -> tuple[int, float]:
-    """Run one scenario script with a timeout; its exit status (124 on timeout) and time."""
+    """Run one scenario's process with a timeout; its exit status (124 on timeout) and time."""
     run_out = out / scenario
     run_out.mkdir(parents=True, exist_ok=True)
     ledger = run_out / "processes.txt"
@@ -90,7 +77,8 @@ def run_script(
     (run_out / f"{scenario}.json").unlink(missing_ok=True)
     argv = [
         sys.executable,
-        str(SCENARIOS_DIR / f"{scenario}.py"),
+        str(SCENARIOS_DIR / "run.py"),
+        scenario,
         "--backend",
         backend,
         "--out",
@@ -128,27 +116,10 @@ def run_script(
     return status, time.time() - started
 
 
-def _cell(case: dict[str, Any]) -> str:
-    metrics = case["metrics"]
-    extra = next((f" {key}={metrics[key]}" for key in KEY_METRICS if key in metrics), "")
-    return f"{case['outcome'].upper()} {case['seconds']:.1f}s{extra}"
-
-
 def summarize(
     out: Path, runs: list[dict[str, Any]], quick: bool, backend: str, seconds: float
 ) -> bool:
     """Print and store the combined summary; whether everything went as expected."""
-    rows: list[tuple[str, str, dict[str, Any]]] = []
-    for entry in runs:
-        for case in entry.get("cases", []):
-            variant = case["variant"]
-            rows.append(
-                (
-                    entry["scenario"] + (f" [{variant}]" if variant else ""),
-                    RUNNER_ABBREVIATIONS.get(case["runner_type"], case["runner_type"]),
-                    case,
-                )
-            )
     columns = list(RUNNER_ABBREVIATIONS.values())
     lines = [
         f"# Scenarios on {backend}: {'quick' if quick else 'full'}, {seconds:.0f}s",
@@ -156,19 +127,21 @@ def summarize(
         "| scenario | " + " | ".join(columns) + " |",
         "|---" * (len(columns) + 1) + "|",
     ]
-    for name in dict.fromkeys(row[0] for row in rows):
-        cells = {col: _cell(case) for row_name, col, case in rows if row_name == name}
+    for name, cells in runner_table(runs).items():
         lines.append(f"| {name} | " + " | ".join(cells.get(c, "") for c in columns) + " |")
+    cases = [(run["scenario"], case) for run in runs for case in run.get("cases", [])]
     problems = [
-        f"{e['scenario']}: script exit {e['exit']}" for e in runs if e["exit"] not in (0, 1)
+        f"{e['scenario']}: process exit {e['exit']}" for e in runs if e["exit"] not in (0, 1)
     ]
     problems += [f"{e['scenario']}: no result" for e in runs if not e.get("cases")]
     problems += [
-        f"{row[0]} {row[1]}: {row[2]['outcome']}"
-        for row in rows
-        if row[2]["outcome"] in ("fail", "xpass", "error")
+        f"{scenario} {case['label']}: {case['outcome']}"
+        for scenario, case in cases
+        if case["outcome"] in ("fail", "xpass", "error")
     ]
-    met = {known["defect"]: known for row in rows for known in row[2]["expected_failures"].values()}
+    met = {
+        known["defect"]: known for _, case in cases for known in case["expected_failures"].values()
+    }
     lines += ["", "Known failures met (xfail unless listed under problems):"]
     lines += [
         f"- {known['defect']}: {known['reason']}"

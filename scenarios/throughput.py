@@ -10,11 +10,12 @@ RUNNING per history); histories replay; no "database is locked" anywhere in
 the runner logs.
 """
 
-import sys
 import time
 
-import harness
-from harness import Case, CaseResult, Check, Options
+from harness.appenv import app_env, effective_slots
+from harness.checks import Check, check_all_succeeded, check_histories_replay, check_no_locked
+from harness.outcome import CaseResult
+from harness.scenario import Case, Options, Scenario
 from pynenc.invocation.status import InvocationStatus
 
 NAME = "throughput"
@@ -37,7 +38,7 @@ def plan(opts: Options) -> list[Case]:
             params={
                 "tasks": TASKS["quick" if opts.quick else "full"],
                 "runners": count,
-                "slots_per_runner": harness.effective_slots(runner, SLOTS),
+                "slots_per_runner": effective_slots(runner, SLOTS),
             },
         )
         for runner in opts.runners
@@ -48,7 +49,7 @@ def plan(opts: Options) -> list[Case]:
 def run(case: Case, opts: Options, result: CaseResult) -> None:
     """Register a batch, start the runners, drain, check."""
     tasks, runners = case.params["tasks"], case.params["runners"]
-    with harness.app_env(case, opts, result, slots=SLOTS, config=CONFIG) as env:
+    with app_env(case, opts, result, slots=SLOTS, config=CONFIG) as env:
         submitted = time.time()
         env.module.noop.parallelize([(i,) for i in range(tasks)])
         result.metrics["register_per_s"] = round(tasks / (time.time() - submitted))
@@ -75,7 +76,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
             tasks_per_s=round(len(done) / span, 1) if span > 0 else 0.0,
             drain_s=round(span, 1),
         )
-        result.add(harness.check_all_succeeded(env, ["noop"], tasks))
+        result.add(check_all_succeeded(env, ["noop"], tasks))
         result.add(
             Check(
                 "each task ran exactly once (one RUNNING per history)",
@@ -84,19 +85,13 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
                 f"{twice} invocations RUNNING more than once",
             )
         )
-        result.add(harness.check_histories_replay(histories, ids))
-        result.add(harness.check_no_locked(env, result))
+        result.add(check_histories_replay(histories, ids))
+        result.add(check_no_locked(env, result))
 
 
-if __name__ == "__main__":
-    sys.exit(
-        harness.main(
-            NAME,
-            __doc__ or "",
-            harness.RUNNER_TYPES,
-            plan,
-            run,
-            metric_keys=["tasks", "tasks_per_s", "drain_s", "register_per_s"],
-            quick_runners=["ThreadRunner"],
-        )
-    )
+SCENARIO = Scenario(
+    plan,
+    run,
+    headline=("tasks_per_s", "tasks", "drain_s", "register_per_s"),
+    quick_runners=("ThreadRunner",),
+)

@@ -118,7 +118,7 @@ CLAIMED_TWICE = KnownFailure(
     "broken on purpose",
     "ClaimOutsideTransaction reads, pauses and writes outside one transaction: two "
     "runners claim the same invocation and run its body twice",
-    "python scenarios/fanout.py --quick --runner ThreadRunner --backend adapters.broken:CLAIM",
+    "python scenarios/run.py fanout --quick --runner ThreadRunner --backend adapters.broken:CLAIM",
 )
 
 PAGES = _backend(PagesByLastChange)

@@ -31,12 +31,12 @@ RUNNING_CONCURRENCY_RACE = KnownFailure(
     "(is_authorize_to_run_by_concurrency_control) and writes RUNNING in two separate "
     "orchestrator calls, so two runners both pass the check; an orchestrator can close "
     "the race by checking inside the RUNNING transition, as pynenc-sqlite does",
-    "python scenarios/concurrency.py --quick --runner ThreadRunner --backend SPEC",
+    "python scenarios/run.py concurrency --quick --runner ThreadRunner --backend SPEC",
 )
 REGISTRATION_RACE = KnownFailure(
     "pynenc-8",
     "BaseOrchestrator.route_call looks up an existing REGISTERED invocation, then "
     "registers a new one and only afterwards indexes its arguments, in separate calls; "
     "concurrent clients all miss each other (pynenc-sqlite closes it in one transaction)",
-    "python scenarios/registration.py --quick --backend SPEC",
+    "python scenarios/run.py registration --quick --backend SPEC",
 )

@@ -21,7 +21,7 @@ PYNENC_4 = KnownFailure(
     "pynenc-4",
     "the built-in SQLiteOrchestrator never expires the RUNNING atomic-service record of "
     "a killed runner; every later claim is BLOCKED, so triggers and recovery stop for good",
-    "python scenarios/atomic_service.py --quick "
+    "python scenarios/run.py atomic_service --quick "
     "--backend adapters.pynenc_builtin_backends:BUILTIN_SQLITE",
 )
 #: Tests that fail on both of pynenc's orchestrators.

@@ -137,7 +137,7 @@ ORCHESTRATOR = BackendDescription(
             "pynenc-redis 0.3.0: stale atomic-service record",
             "the RUNNING atomic-service record of a killed runner never expires, so every "
             "later claim is BLOCKED (as pynenc-4 in the built-in)",
-            "python scenarios/atomic_service.py --quick "
+            "python scenarios/run.py atomic_service --quick "
             "--backend adapters.redis_backend:ORCHESTRATOR",
         ),
     },
