@@ -39,7 +39,7 @@ def run_workers[Job, Result](
     :param poll: called about every 0.2 s while the parent waits (to sample a
         file's size, for example).
     :returns: the results in the order of ``jobs``.
-    :raises WorkerError: naming the first worker that failed and why.
+    :raises WorkerError: naming the worker that failed first and why.
     """
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(len(jobs))
@@ -56,7 +56,7 @@ def run_workers[Job, Result](
     for process in processes:
         process.start()
     try:
-        collected = _collect(results, processes, time.monotonic() + timeout, poll)
+        collected = _collect(results, processes, barrier, time.monotonic() + timeout, poll)
     finally:
         barrier.abort()  # releases any worker still waiting, if another one failed
         _stop(processes)
@@ -81,35 +81,59 @@ def _worker_main[Job, Result](
 def _collect(
     results: "multiprocessing.Queue[tuple[int, bool, Any]]",
     processes: Sequence[multiprocessing.process.BaseProcess],
+    barrier: Barrier,
     deadline: float,
     poll: Callable[[], None] | None,
 ) -> dict[int, Any]:
+    """Every worker's result; after a failure, the others' too (the barrier is broken,
+    so they end soon), to name the cause rather than a worker the failure released."""
     collected: dict[int, Any] = {}
+    failed: dict[int, str] = {}
     quiet_since: float | None = None
-    while len(collected) < len(processes):
+    while len(collected) + len(failed) < len(processes):
         if poll is not None:
             poll()
         try:
             index, ok, value = results.get(timeout=0.2)
         except queue.Empty:
             now = time.monotonic()
+            missing = [p for i, p in enumerate(processes) if i not in collected and i not in failed]
             if now > deadline:
                 raise WorkerError(
-                    f"{len(processes) - len(collected)} of {len(processes)} workers "
-                    "gave no result before the deadline"
+                    f"{len(missing)} of {len(processes)} workers gave no result before the "
+                    "deadline" + _failures(processes, failed)
                 ) from None
-            missing = [p for i, p in enumerate(processes) if i not in collected]
             if all(not p.is_alive() for p in missing):
                 # A dead worker's last result may still be in the pipe: wait a moment.
                 quiet_since = quiet_since or now
                 if now - quiet_since > 2.0:
                     codes = {p.name: p.exitcode for p in missing}
-                    raise WorkerError(f"workers exited without a result: {codes}") from None
+                    raise WorkerError(
+                        f"workers exited without a result: {codes}" + _failures(processes, failed)
+                    ) from None
             continue
-        if not ok:
-            raise WorkerError(f"{processes[index].name} failed:\n{value}")
-        collected[index] = value
+        if ok:
+            collected[index] = value
+        else:
+            failed[index] = value
+            barrier.abort()
+    if failed:
+        raise WorkerError(_failures(processes, failed).removeprefix("; "))
     return collected
+
+
+def _failures(
+    processes: Sequence[multiprocessing.process.BaseProcess], failed: dict[int, str]
+) -> str:
+    """The failures, causes first: a worker released by another's failure (its barrier
+    broke) is named last."""
+    if not failed:
+        return ""
+    ordered = sorted(failed.items(), key=lambda item: "BrokenBarrierError" in item[1])
+    first_index, first = ordered[0]
+    others = [processes[index].name for index, _ in ordered[1:]]
+    also = f" (also failed: {', '.join(others)})" if others else ""
+    return f"; {processes[first_index].name} failed{also}:\n{first}"
 
 
 def _stop(processes: Sequence[multiprocessing.process.BaseProcess]) -> None:
