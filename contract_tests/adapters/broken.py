@@ -5,18 +5,26 @@ the scenarios must catch the claim that is not atomic (``CLAIM``, whose scenario
 failures are listed as known: it fails on purpose).
 """
 
+import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from pynenc import Pynenc
+from pynenc.call import Call
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.identifiers.task_id import TaskId
+from pynenc.invocation.dist_invocation import DistributedInvocation
 from pynenc.invocation.status import (
     InvocationStatus,
     InvocationStatusRecord,
     status_record_transition,
 )
+from pynenc.orchestrator.atomic_service import AtomicServiceExecutionStatus
+from pynenc.orchestrator.base_orchestrator import BaseOrchestrator
+from pynenc.runner.runner_context import RunnerContext
 
 from pynenc_contract import BackendDescription, KnownFailure
 from pynenc_contract.backend import layer_settings
@@ -96,6 +104,67 @@ class ForgetsOwner(PynencSQLiteOrchestrator):
         return record
 
 
+class RunningCheckedApart(PynencSQLiteOrchestrator):
+    """Writes RUNNING without checking running concurrency in the same transaction, as
+    pynenc's base class does (pynenc-3): racers that all passed the check all run."""
+
+    def set_invocation_status(
+        self, invocation_id: InvocationId, status: InvocationStatus, runner_ctx: RunnerContext
+    ) -> None:
+        BaseOrchestrator.set_invocation_status(self, invocation_id, status, runner_ctx)
+
+
+#: Pause between route_call's look-up and its registration: another process routes there.
+ROUTE_DELAY_SECONDS = 0.05
+
+
+class RouteInSteps(PynencSQLiteOrchestrator):
+    """Routes a call as pynenc's base class does (pynenc-8): look up, then register and
+    index in later calls, after a pause."""
+
+    route_call = BaseOrchestrator.route_call
+
+    def _route_new_call_invocation(
+        self, call: Call[Any, Any], runner_id: str | None = None
+    ) -> DistributedInvocation[Any, Any]:
+        time.sleep(ROUTE_DELAY_SECONDS)
+        return super()._route_new_call_invocation(call, runner_id)
+
+
+class DeadHolderKeepsService(PynencSQLiteOrchestrator):
+    """Never expires a RUNNING atomic-service record, whoever holds it (pynenc-4)."""
+
+    def _current_running(self, tx: sqlite3.Connection, now: float) -> tuple[str, str] | None:
+        row = tx.execute(
+            f"SELECT run_id, runner_id FROM {Tables.ATOMIC_SERVICE_EXECUTIONS} "
+            "WHERE app_key = ? AND status = ?",
+            (self.app_key, AtomicServiceExecutionStatus.RUNNING.value),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+
+class PurgeKeepsRunners(PynencSQLiteOrchestrator):
+    """Purges everything of the app except its runner heartbeats."""
+
+    def purge(self) -> None:
+        with self.database.write() as tx:
+            for table in Tables.APP_SCOPED:
+                if table != Tables.RUNNER_HEARTBEATS:
+                    tx.execute(f"DELETE FROM {table} WHERE app_key = ?", (self.app_key,))
+
+
+class TaskLookupAcrossApps(PynencSQLiteOrchestrator):
+    """Looks up a task's invocations without the app filter: another app's with the same
+    task id come back too."""
+
+    def get_task_invocation_ids(self, task_id: TaskId) -> Iterator[InvocationId]:
+        rows = self._fetch(
+            f"SELECT invocation_id FROM {Tables.INVOCATIONS} WHERE task_id = ?",
+            (task_id.key,),
+        )
+        yield from (InvocationId(row[0]) for row in rows)
+
+
 def _backend(
     cls: type[PynencSQLiteOrchestrator], known_failures: dict[str, KnownFailure] | None = None
 ) -> BackendDescription:
@@ -131,6 +200,11 @@ CLAIM = _backend(
 )
 RELEASE = _backend(ReleaseDoesNothing)
 OWNER = _backend(ForgetsOwner)
+RUNNING = _backend(RunningCheckedApart)
+ROUTE = _backend(RouteInSteps)
+DEAD_HOLDER = _backend(DeadHolderKeepsService)
+PURGE_RUNNERS = _backend(PurgeKeepsRunners)
+TASK_LOOKUP = _backend(TaskLookupAcrossApps)
 
 #: Ours, with a known failure on a test that passes: the run must say it passes now.
 ALREADY_FIXED = replace(

@@ -30,13 +30,27 @@ RUNNING_CONCURRENCY_RACE = KnownFailure(
     "DistributedInvocation.run checks running_concurrency "
     "(is_authorize_to_run_by_concurrency_control) and writes RUNNING in two separate "
     "orchestrator calls, so two runners both pass the check; an orchestrator can close "
-    "the race by checking inside the RUNNING transition, as pynenc-sqlite does",
+    "the race by checking inside the RUNNING transition, as pynenc-sqlite does (CC-1, CC-2)",
     "python scenarios/run.py concurrency --quick --runner ThreadRunner --backend SPEC",
 )
 REGISTRATION_RACE = KnownFailure(
     "pynenc-8",
     "BaseOrchestrator.route_call looks up an existing REGISTERED invocation, then "
     "registers a new one and only afterwards indexes its arguments, in separate calls; "
-    "concurrent clients all miss each other (pynenc-sqlite closes it in one transaction)",
+    "concurrent clients all miss each other; pynenc-sqlite closes it in one transaction "
+    "(CC-3)",
     "python scenarios/run.py registration --quick --backend SPEC",
 )
+DEAD_HOLDER_KEEPS_SERVICE = KnownFailure(
+    "pynenc-4",
+    "pynenc's orchestrators (memory and SQLite) never expire the RUNNING atomic-service "
+    "record of a runner that stopped sending heartbeats; every later claim is BLOCKED, so "
+    "triggers and recovery stop for good (AS-6)",
+    "python scenarios/run.py atomic_service --quick "
+    "--backend adapters.pynenc_builtin_backends:BUILTIN_SQLITE",
+)
+
+#: Test ids of the running- and registration-concurrency races (CC-1, CC-2, CC-3).
+RUNNING_RACES = "test_concurrency_control.py::test_running_concurrency_holds_among_*"
+REGISTRATION_RACES = "test_concurrency_control.py::test_registration_concurrency_holds_among_*"
+DEAD_HOLDER = "test_atomic_service.py::test_a_dead_holder_does_not_keep_the_service"

@@ -9,23 +9,22 @@ from pynenc.orchestrator.sqlite_orchestrator import SQLiteOrchestrator
 
 from adapters.defects import (
     BLOCKING_NOT_OLDEST_FIRST,
+    DEAD_HOLDER,
+    DEAD_HOLDER_KEEPS_SERVICE,
     HEARTBEAT_ERASES_QUEUES,
     PAGES_BY_LAST_CHANGE,
     REGISTERED_KEEPS_OWNER,
     REGISTRATION_RACE,
+    REGISTRATION_RACES,
     RUNNING_CONCURRENCY_RACE,
+    RUNNING_RACES,
 )
 from pynenc_contract import BackendDescription, Capability, KnownFailure
 
-PYNENC_4 = KnownFailure(
-    "pynenc-4",
-    "the built-in SQLiteOrchestrator never expires the RUNNING atomic-service record of "
-    "a killed runner; every later claim is BLOCKED, so triggers and recovery stop for good",
-    "python scenarios/run.py atomic_service --quick "
-    "--backend adapters.pynenc_builtin_backends:BUILTIN_SQLITE",
-)
 #: Tests that fail on both of pynenc's orchestrators.
 _SHARED = {
+    DEAD_HOLDER: DEAD_HOLDER_KEEPS_SERVICE,
+    RUNNING_RACES: RUNNING_CONCURRENCY_RACE,
     "test_lookups.py::test_pages_are_newest_registration_first": PAGES_BY_LAST_CHANGE,
     "test_lookups.py::test_paging_neither_skips_nor_repeats_while_statuses_change": (
         PAGES_BY_LAST_CHANGE
@@ -48,6 +47,12 @@ def build_sqlite_app(app_id: str, workdir: Path) -> Pynenc:
     return PynencBuilder().app_id(app_id).sqlite(str(workdir / "pynenc.sqlite3")).build()
 
 
+MEMORY_FILTER_KEY_ERROR = KnownFailure(
+    "pynenc-memory: KeyError in a status filter",
+    "filter_by_status raises KeyError for an invocation whose status it does not hold, "
+    "another app's included, instead of ignoring it (FILTER-1, ISO-1)",
+)
+
 MEMORY = BackendDescription(
     name="pynenc-memory",
     orchestrator_class=MemOrchestrator,
@@ -57,11 +62,8 @@ MEMORY = BackendDescription(
         "test_blocking.py::test_blocking_look_up_is_oldest_first_and_limited": (
             BLOCKING_NOT_OLDEST_FIRST
         ),
-        "test_lookups.py::test_filter_by_status": KnownFailure(
-            "pynenc-memory: KeyError in a status filter",
-            "get_invocation_ids_paginated with a status filter raises KeyError for an "
-            "invocation whose status it does not hold (FILTER-1)",
-        ),
+        "test_lookups.py::test_filter_by_status": MEMORY_FILTER_KEY_ERROR,
+        "test_isolation.py::test_every_look_up_sees_only_its_own_app": MEMORY_FILTER_KEY_ERROR,
         "test_registration.py::test_registering_again_changes_nothing": KnownFailure(
             "pynenc-memory: re-registering resets the record",
             "registering an invocation again replaces its stored record (REG-2)",
@@ -91,14 +93,15 @@ BUILTIN_SQLITE = BackendDescription(
         "test_runners.py::test_consumed_queues_are_kept_until_given_again": (
             HEARTBEAT_ERASES_QUEUES
         ),
-        # scenarios: real runners on this orchestrator
         "concurrency/*: never two RUNNING at once for the same key (histories)": (
             RUNNING_CONCURRENCY_RACE
         ),
         "concurrency/*: never two bodies at once for the same key (probes)": (
             RUNNING_CONCURRENCY_RACE
         ),
+        REGISTRATION_RACES: REGISTRATION_RACE,
+        # scenarios: real runners on this orchestrator
         "registration/*: one invocation per call": REGISTRATION_RACE,
-        "atomic_service/*: service resumes after its holder is killed": PYNENC_4,
+        "atomic_service/*: service resumes after its holder is killed": (DEAD_HOLDER_KEEPS_SERVICE),
     },
 )

@@ -11,9 +11,12 @@ from pynenc_redis.orchestrator.redis_orchestrator import RedisOrchestrator
 
 from adapters.defects import (
     BLOCKING_NOT_OLDEST_FIRST,
+    DEAD_HOLDER,
     REGISTERED_KEEPS_OWNER,
     REGISTRATION_RACE,
+    REGISTRATION_RACES,
     RUNNING_CONCURRENCY_RACE,
+    RUNNING_RACES,
 )
 from pynenc_contract import BackendDescription, Capability, KnownFailure, Service
 from pynenc_contract.backend import REDIS_URL_ENV
@@ -32,7 +35,13 @@ CLAIM_OUTSIDE_MULTI = KnownFailure(
 BROKER_MISSES_ROUTE = KnownFailure(
     "pynenc-redis 0.3.0: RedisBroker lacks _route_invocation(s)",
     "RedisBroker misses the abstract _route_invocation and _route_invocations of "
-    "pynenc 0.4, so no app that routes invocations can be built (FLOW-1/2/3)",
+    "pynenc 0.4, so no app that routes invocations can be built (FLOW-1/2/3, CC-3)",
+)
+STALE_ATOMIC_RECORD = KnownFailure(
+    "pynenc-redis 0.3.0: stale atomic-service record",
+    "the RUNNING atomic-service record of a killed runner never expires, so every later "
+    "claim is BLOCKED (as pynenc-4 in the built-in; AS-6)",
+    "python scenarios/run.py atomic_service --quick --backend adapters.redis_backend:ORCHESTRATOR",
 )
 HEARTBEAT_WITHOUT_QUEUES = KnownFailure(
     "pynenc-redis 0.3.0: register_runner_heartbeats lacks consumed_queues",
@@ -89,6 +98,9 @@ BACKEND = BackendDescription(
         "test_blocking.py::test_blocking_look_up_is_oldest_first_and_limited": (
             BLOCKING_NOT_OLDEST_FIRST
         ),
+        DEAD_HOLDER: STALE_ATOMIC_RECORD,
+        RUNNING_RACES: RUNNING_CONCURRENCY_RACE,
+        REGISTRATION_RACES: BROKER_MISSES_ROUTE,
         "test_concurrency.py::test_one_process_wins_each_claim": CLAIM_OUTSIDE_MULTI,
         "test_concurrency.py::test_one_thread_wins_each_claim": CLAIM_OUTSIDE_MULTI,
         "test_flows.py::*": BROKER_MISSES_ROUTE,
@@ -133,12 +145,6 @@ ORCHESTRATOR = BackendDescription(
             RUNNING_CONCURRENCY_RACE
         ),
         "registration/*: one invocation per call": REGISTRATION_RACE,
-        "atomic_service/*: service resumes after its holder is killed": KnownFailure(
-            "pynenc-redis 0.3.0: stale atomic-service record",
-            "the RUNNING atomic-service record of a killed runner never expires, so every "
-            "later claim is BLOCKED (as pynenc-4 in the built-in)",
-            "python scenarios/run.py atomic_service --quick "
-            "--backend adapters.redis_backend:ORCHESTRATOR",
-        ),
+        "atomic_service/*: service resumes after its holder is killed": STALE_ATOMIC_RECORD,
     },
 )

@@ -1,6 +1,6 @@
 """The pynenc orchestrator contract: numbered clauses and the tests that check them."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 #: The pynenc releases whose ``BaseOrchestrator`` this contract specifies.
 PYNENC_RANGE = ">=0.4,<0.5"
 

@@ -2,8 +2,10 @@
 
 Tests are tagged with ``@clause("ID")``; ``CONTRACT.md`` is generated from this
 module (``python -m pynenc_contract markdown``), and :func:`coverage_gaps`
-fails the build when a clause has no test or an abstract method of
-``BaseOrchestrator``/``BaseBlockingControl`` has no clause.
+fails the build when a clause has no test, an abstract method of
+``BaseOrchestrator``/``BaseBlockingControl`` or a documented guarantee has no
+clause, or a scenario invariant has neither a clause nor a reason why none can
+check it.
 """
 
 import inspect
@@ -128,6 +130,33 @@ CLAUSES: dict[str, Clause] = _clauses(
         ("record_atomic_service_execution_start",),
     ),
     Clause(
+        "CC-1",
+        "Running concurrency is atomic among threads",
+        "For running_concurrency TASK, KEYS and ARGUMENTS, N threads start conflicting "
+        "PENDING invocations of one task at once, each as pynenc's DistributedInvocation.run "
+        "does: is_authorize_to_run_by_concurrency_control, then reroute_invocations when "
+        "refused, else set_invocation_status(RUNNING); every thread checks before any "
+        "writes. Exactly one ends RUNNING; the others are refused "
+        "(InvocationStatusError) or REROUTED.",
+        ("running-concurrency",),
+    ),
+    Clause(
+        "CC-2",
+        "Running concurrency is atomic among processes",
+        "The CC-1 race between separate OS processes.",
+        ("running-concurrency",),
+        capability="cross_process",
+    ),
+    Clause(
+        "CC-3",
+        "Registration concurrency is atomic among processes",
+        "For registration_concurrency TASK, KEYS and ARGUMENTS, N OS processes call "
+        "route_call for the same call at the same instant (three rounds): all get the "
+        "same invocation, and only one is stored per call (per task for TASK).",
+        ("route_call", "registration-concurrency"),
+        capability="cross_process",
+    ),
+    Clause(
         "QUERY-1",
         "Existing invocations by task, arguments and statuses",
         "get_existing_invocations returns exactly the task's invocations whose indexed "
@@ -212,10 +241,27 @@ CLAUSES: dict[str, Clause] = _clauses(
     ),
     Clause(
         "PURGE-2",
-        "purge and app isolation",
-        "purge removes every record of the app; a second app on the same backend keeps "
-        "its records, and neither app's look-ups see the other's invocations.",
-        ("purge", "app-isolation"),
+        "purge removes only this app's invocations",
+        "purge removes every invocation and blocking record of the app; a second app on "
+        "the same backend keeps its records.",
+        ("purge",),
+    ),
+    Clause(
+        "PURGE-3",
+        "purge removes runners and atomic-service executions",
+        "After purge the app has no active runners and no atomic-service executions, "
+        "RUNNING or finished; a second app keeps its own.",
+        ("purge", "purge-everything"),
+    ),
+    Clause(
+        "ISO-1",
+        "Every look-up sees only its own app",
+        "Two apps share one backend with the same task ids, call ids and runner ids. Each "
+        "sees only its own rows in every look-up: invocation ids by task and by call, "
+        "pages, counts, status filters, existing invocations, blocking invocations, "
+        "recovery look-ups, active runners and atomic-service executions; transitions "
+        "and retries of one app leave the other's untouched.",
+        ("app-isolation",),
     ),
     Clause(
         "RUN-1",
@@ -282,6 +328,15 @@ CLAUSES: dict[str, Clause] = _clauses(
         ("purge_atomic_service_executions",),
     ),
     Clause(
+        "AS-6",
+        "A dead holder does not keep the atomic service",
+        "A RUNNING execution whose runner sent no heartbeat for "
+        "runner_considered_dead_after_minutes does not block the next claim of a live "
+        "runner: the claim returns True and the live runner's execution is the only "
+        "active one.",
+        ("record_atomic_service_execution_start", "dead-holder"),
+    ),
+    Clause(
         "MODEL-1",
         "Agreement with the reference model",
         "Random sequences of registrations, transitions by various runners, retries, waits "
@@ -328,17 +383,86 @@ def abstract_methods() -> list[str]:
     return sorted(names)
 
 
-#: Documented guarantees that are not a single method but must each have a clause.
-GUARANTEES = (
-    "unknown-id-keyerror",
-    "newest-first-pagination",
-    "blocking-oldest-first",
-    "runner-order",
-    "app-isolation",
-    "atomicity-threads",
-    "atomicity-processes",
-    "state-machine",
+#: Guarantees pynenc's docstrings state beyond one method's existence (name -> where and
+#: what); each must be covered by a clause.
+GUARANTEES = {
+    "unknown-id-keyerror": "get_invocation_status_record: raises KeyError for an unknown id",
+    "newest-first-pagination": "get_invocation_ids_paginated: ordered by registration "
+    "time (newest first)",
+    "blocking-oldest-first": "get_blocking_invocations: ordered by age (oldest first)",
+    "runner-order": "_get_active_runners: ordered by creation_time, then runner_id",
+    "app-isolation": "purge and every look-up: data of the current app_id only",
+    "atomicity-threads": "_atomic_status_transition: atomic (threads of one runner)",
+    "atomicity-processes": "_atomic_status_transition: atomic (runner processes)",
+    "state-machine": "_atomic_status_transition: pynenc's status and ownership rules",
+    "running-concurrency": "_is_authorize_by_concurrency_control: no other RUNNING "
+    "invocation of the task (TASK), its arguments (ARGUMENTS) or its keys (KEYS)",
+    "registration-concurrency": "route_call: a call reuses the REGISTERED invocation its "
+    "registration_concurrency matches",
+    "dead-holder": "record_atomic_service_execution_start: the slot is held by an active "
+    "execution; runners without a heartbeat within the timeout are inactive",
+    "purge-everything": "purge: all the orchestrator data of the app_id",
+}
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """A check the cross-process scenarios make with real runners, and the clauses that
+    check the orchestrator's part of it; without a clause, why none can."""
+
+    check: str
+    clauses: tuple[str, ...] = ()
+    without_runners: str = ""
+
+
+#: Every check of the scenarios (``scenarios/``; their self-test keeps this complete).
+SCENARIO_INVARIANTS = (
+    Invariant(
+        "histories replay under pynenc's status rules",
+        ("TRANS-1", "TRANS-2", "TRANS-3", "TRANS-4", "ATOM-1", "ATOM-2", "MODEL-1"),
+    ),
+    Invariant(
+        "all invocations registered and SUCCESS (none lost)",
+        ("REG-1", "FLOW-2", "REC-1", "REC-2", "BLOCK-1", "BLOCK-3"),
+        "that nothing is lost end to end also needs the broker, the state backend and the runners",
+    ),
+    Invariant("no body ran more than once", ("ATOM-1", "ATOM-2")),
+    Invariant("each task ran exactly once (one RUNNING per history)", ("ATOM-1", "ATOM-2")),
+    Invariant("never two RUNNING at once for the same key (histories)", ("CC-1", "CC-2")),
+    Invariant("never two bodies at once for the same key (probes)", ("CC-1", "CC-2")),
+    Invariant("one invocation per call", ("CC-3", "FLOW-1")),
+    Invariant("only invocations the victim was running ran twice", ("REC-2",)),
+    Invariant(
+        "no invocation ran in two processes at once",
+        (),
+        "the orphan workers of a runner whose parent was killed keep running while "
+        "recovery reruns their invocations (pynenc-5): a runner's defect that only real "
+        "processes show",
+    ),
+    Invariant("windows of different runners never overlap", ("ATOM-4", "AS-2")),
+    Invariant("service resumes after its holder is killed", ("AS-6",)),
+    Invariant(
+        'no "database is locked" in runner logs',
+        (),
+        "how a SQLite backend holds up under many runner processes shows only in their logs",
+    ),
+    Invariant(
+        "orchestrator file in journal mode",
+        (),
+        "pynenc-sqlite's own setting, read from its file; no promise of BaseOrchestrator",
+    ),
+    Invariant(
+        "the case runs to its end",
+        (),
+        "the harness's own check that a case did not raise (a backend whose runners "
+        "cannot start fails it)",
+    ),
 )
+
+
+def invariant_for(check: str) -> Invariant | None:
+    """The invariant of a scenario check (checks with a variable tail match by prefix)."""
+    return next((item for item in SCENARIO_INVARIANTS if check.startswith(item.check)), None)
 
 
 def coverage_gaps(tested_clause_ids: Iterable[str]) -> list[str]:
@@ -352,6 +476,14 @@ def coverage_gaps(tested_clause_ids: Iterable[str]) -> list[str]:
     gaps += [f"guarantee {name} has no clause" for name in GUARANTEES if name not in covered]
     tested = set(tested_clause_ids)
     gaps += [f"clause {cid} has no test" for cid in CLAUSES if cid not in tested]
+    for item in SCENARIO_INVARIANTS:
+        gaps += [
+            f"scenario invariant {item.check!r} names unknown clause {cid}"
+            for cid in item.clauses
+            if cid not in CLAUSES
+        ]
+        if not item.clauses and not item.without_runners:
+            gaps.append(f"scenario invariant {item.check!r} has no clause and no reason")
     return gaps
 
 
@@ -370,6 +502,29 @@ def markdown() -> str:
     ]
     for item in CLAUSES.values():
         lines.append(f"| {item.id} | {item.title} | {item.text} | {item.capability or 'core'} |")
+    lines += [
+        "",
+        "## Guarantees of pynenc's docstrings",
+        "",
+        "| guarantee | where pynenc states it | clauses |",
+        "|---|---|---|",
+    ]
+    for name, source in GUARANTEES.items():
+        covering = ", ".join(cid for cid, item in CLAUSES.items() if name in item.covers)
+        lines.append(f"| {name} | {source} | {covering} |")
+    lines += [
+        "",
+        "## What the scenarios check with real runners",
+        "",
+        "Each invariant of the cross-process scenarios, with the clauses that check the "
+        "orchestrator's part of it here, and why the rest needs runners.",
+        "",
+        "| scenario invariant | clauses | only with runners |",
+        "|---|---|---|",
+    ]
+    for invariant in SCENARIO_INVARIANTS:
+        clauses = ", ".join(invariant.clauses) or "none"
+        lines.append(f"| {invariant.check} | {clauses} | {invariant.without_runners or '-'} |")
     return "\n".join(lines) + "\n"
 
 

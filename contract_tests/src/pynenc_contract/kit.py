@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pynenc.arguments import Arguments
 from pynenc.call import Call
+from pynenc.identifiers.task_id import TaskId
 from pynenc.invocation.dist_invocation import DistributedInvocation
 from pynenc.invocation.status import InvocationStatus, get_status_definition
 
@@ -26,6 +27,12 @@ def task(app: "Pynenc", func: Any = tasks.add, **options: Any) -> "Task[Any, Any
     """Wrap a suite task function for ``app``."""
     wrapped: Task[Any, Any] = app.task(func, **options)
     return wrapped
+
+
+def suite_task(app: "Pynenc", name: str) -> "Task[Any, Any]":
+    """The suite task ``tasks.<name>`` as ``app`` knows it (with the options it was
+    registered with)."""
+    return app.get_task(TaskId(tasks.__name__, name))
 
 
 def invocations(

@@ -1,37 +1,68 @@
-"""Races between threads or OS processes, each racer with its own app and runner id."""
+"""Races between threads or OS processes, each racer with its own app and runner id.
+
+A race is a named work function (see :data:`WORK`) that every racer runs at once,
+released by a barrier; a work may wait at the barrier again (``racer.sync()``) to
+line racers up between its steps. Racing processes build their apps from the
+backend description and register the suite tasks the race names with the test's
+options first, so that they see the same tasks as the test.
+"""
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from pynenc.arguments import Arguments
+from pynenc.call import Call
 from pynenc.exceptions import InvocationStatusError
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator.atomic_service import AtomicServiceId, AtomicServiceRun
+from pynenc.runner.runner_context import RunnerContext
 
+from pynenc_contract import kit, tasks
 from pynenc_contract.backend import BackendDescription, build_in_child
 from pynenc_contract.workers import WorkerError, run_workers
 
 if TYPE_CHECKING:
     from pynenc import Pynenc
 
-#: A racer's work: (app, runner id, invocation ids) -> what it won or counted.
-Work = Callable[["Pynenc", str, list[InvocationId]], list[InvocationId]]
 RACE_TIMEOUT_SECONDS = 60.0
 
 
-def claim(app: "Pynenc", runner_id: str, invocation_ids: list[InvocationId]) -> list[InvocationId]:
+@dataclass(frozen=True)
+class Racer:
+    """One racer: its index among ``racers``, and the barrier shared with the others."""
+
+    index: int
+    racers: int
+    sync: Callable[[], object]
+
+    @property
+    def runner_id(self) -> str:
+        return racer_id(self.index)
+
+
+def racer_id(index: int) -> str:
+    """The runner id of racer ``index``."""
+    return f"racer-{index}"
+
+
+#: A racer's work: (app, racer, inputs) -> what it won, counted or got.
+Work = Callable[["Pynenc", Racer, Sequence[str]], list[str]]
+
+
+def claim(app: "Pynenc", racer: Racer, invocation_ids: Sequence[str]) -> list[str]:
     """Try REGISTERED -> PENDING on each id; return the ids this runner won."""
     won = []
     for invocation_id in invocation_ids:
         try:
             app.orchestrator._atomic_status_transition(
-                invocation_id, InvocationStatus.PENDING, runner_id
+                InvocationId(invocation_id), InvocationStatus.PENDING, racer.runner_id
             )
         except InvocationStatusError:
             continue
@@ -39,23 +70,58 @@ def claim(app: "Pynenc", runner_id: str, invocation_ids: list[InvocationId]) -> 
     return won
 
 
-def increment(
-    app: "Pynenc", runner_id: str, invocation_ids: list[InvocationId]
-) -> list[InvocationId]:
+def increment(app: "Pynenc", racer: Racer, invocation_ids: Sequence[str]) -> list[str]:
     """Increment the retries of each id once; return the ids incremented."""
     for invocation_id in invocation_ids:
-        app.orchestrator.increment_invocation_retries(invocation_id)
-    return invocation_ids
+        app.orchestrator.increment_invocation_retries(InvocationId(invocation_id))
+    return list(invocation_ids)
 
 
-def claim_atomic_service(
-    app: "Pynenc", runner_id: str, invocation_ids: list[InvocationId]
-) -> list[InvocationId]:
+def claim_atomic_service(app: "Pynenc", racer: Racer, inputs: Sequence[str]) -> list[str]:
     """Heartbeat, then try to start a RUNNING atomic-service execution once."""
-    app.orchestrator.register_runner_heartbeats([runner_id], can_run_atomic_service=True)
-    run = AtomicServiceRun(atomic_service_id=AtomicServiceId(runner_id))
+    app.orchestrator.register_runner_heartbeats([racer.runner_id], can_run_atomic_service=True)
+    run = AtomicServiceRun(atomic_service_id=AtomicServiceId(racer.runner_id))
     accepted = app.orchestrator.record_atomic_service_execution_start(run, datetime.now(UTC))
-    return [InvocationId(runner_id)] if accepted else []
+    return [racer.runner_id] if accepted else []
+
+
+def start_running(app: "Pynenc", racer: Racer, invocation_ids: Sequence[str]) -> list[str]:
+    """Start the racer's own PENDING invocations, one round per ``len(racers)`` ids
+    (racer ``i`` takes the ``i``-th of each round), as pynenc's
+    ``DistributedInvocation.run`` does: ``is_authorize_to_run_by_concurrency_control``,
+    then ``reroute_invocations`` when refused, else ``set_invocation_status(RUNNING)``.
+    In each round every racer checks before any of them writes (a runner may pause
+    there). Returns the ids this racer started."""
+    orchestrator = app.orchestrator
+    context = RunnerContext("ContractRacer", runner_id=racer.runner_id)
+    started = []
+    for first in range(0, len(invocation_ids), racer.racers):
+        invocation_id = InvocationId(invocation_ids[first + racer.index])
+        invocation = app.state_backend.get_invocation(invocation_id)
+        racer.sync()
+        authorized = orchestrator.is_authorize_to_run_by_concurrency_control(invocation)
+        racer.sync()
+        try:
+            if not authorized:
+                orchestrator.reroute_invocations({invocation_id}, context)
+                continue
+            orchestrator.set_invocation_status(invocation_id, InvocationStatus.RUNNING, context)
+        except InvocationStatusError:  # refused: another one runs
+            continue
+        started.append(str(invocation_id))
+    return started
+
+
+def route_same_call(app: "Pynenc", racer: Racer, calls: Sequence[str]) -> list[str]:
+    """For each ``"task:key"``, all racers at once: ``route_call`` of
+    ``tasks.<task>(key, 0)``. Returns the invocation id each call got."""
+    got = []
+    for name_and_key in calls:
+        name, _, key = name_and_key.partition(":")
+        racer.sync()
+        call: Call[Any, Any] = Call(kit.suite_task(app, name), Arguments({"key": key, "n": 0}))
+        got.append(str(app.orchestrator.route_call(call).invocation_id))
+    return got
 
 
 def _warm_up(app: "Pynenc") -> None:
@@ -67,19 +133,20 @@ WORK: dict[str, Work] = {
     "claim": claim,
     "increment": increment,
     "claim_atomic_service": claim_atomic_service,
+    "start_running": start_running,
+    "route_same_call": route_same_call,
 }
 
 
-def in_threads(
-    app: "Pynenc", work: str, ids: list[InvocationId], racers: int
-) -> list[list[InvocationId]]:
+def in_threads(app: "Pynenc", work: str, inputs: Sequence[str], racers: int) -> list[list[str]]:
     """Run ``work`` in ``racers`` threads sharing ``app``, as a runner's threads do."""
     barrier = threading.Barrier(racers)
 
-    def race(index: int) -> list[InvocationId]:
+    def race(index: int) -> list[str]:
         _warm_up(app)
         barrier.wait(RACE_TIMEOUT_SECONDS)
-        return WORK[work](app, f"racer-{index}", ids)
+        racer = Racer(index, racers, lambda: barrier.wait(RACE_TIMEOUT_SECONDS))
+        return WORK[work](app, racer, inputs)
 
     with ThreadPoolExecutor(racers) as pool:
         return list(pool.map(race, range(racers), timeout=RACE_TIMEOUT_SECONDS))
@@ -91,23 +158,33 @@ def in_processes(
     workdir: Path,
     *,
     work: str,
-    ids: list[InvocationId],
+    inputs: Sequence[str],
     racers: int,
-) -> list[list[InvocationId]]:
-    """Run ``work`` in ``racers`` spawned OS processes, started together."""
+    task_options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[list[str]]:
+    """Run ``work`` in ``racers`` spawned OS processes, started together.
+
+    :param task_options: suite task name -> its options in the test's app; each
+        racer registers them the same way in its app.
+    """
     job = RaceJob(
-        backend.child_app_builder(), backend.orchestrator_class, app_id, str(workdir), work, ids
+        backend.child_app_builder(),
+        backend.orchestrator_class,
+        app_id,
+        str(workdir),
+        work,
+        list(inputs),
+        {name: dict(options) for name, options in (task_options or {}).items()},
     )
     try:
-        won = run_workers(
+        return run_workers(
             _race_in_child,
-            [(job, index) for index in range(racers)],
+            [(job, index, racers) for index in range(racers)],
             timeout=RACE_TIMEOUT_SECONDS,
             name="racer",
         )
     except WorkerError as error:
         raise AssertionError(f"a racing process failed: {error}") from None
-    return [list(ids) for ids in won]
 
 
 @dataclass(frozen=True)
@@ -119,15 +196,19 @@ class RaceJob:
     app_id: str
     workdir: str
     work: str
-    ids: list[InvocationId]
+    inputs: list[str]
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _race_in_child(job_and_index: tuple[RaceJob, int], barrier: Barrier) -> list[InvocationId]:
+def _race_in_child(job_and_place: tuple[RaceJob, int, int], barrier: Barrier) -> list[str]:
     """A racing process: build the app, wait for the others, race."""
-    job, index = job_and_index
+    job, index, racers = job_and_place
     app = build_in_child(job.builder, job.app_id, Path(job.workdir))
     if type(app.orchestrator) is not job.orchestrator_class:
         raise TypeError(f"child built {type(app.orchestrator).__name__}")
+    for name, options in job.task_options.items():
+        kit.task(app, getattr(tasks, name), **options)
     _warm_up(app)
     barrier.wait(RACE_TIMEOUT_SECONDS)
-    return WORK[job.work](app, f"racer-{index}", job.ids)
+    racer = Racer(index, racers, lambda: barrier.wait(RACE_TIMEOUT_SECONDS))
+    return WORK[job.work](app, racer, job.inputs)

@@ -9,3 +9,18 @@ def add(x: int, y: int) -> int:
 def echo(value: str) -> str:
     """A task with one argument."""
     return value
+
+
+def by_task(key: str, n: int) -> str:
+    """The concurrency races' task for mode TASK (``key`` is the key argument)."""
+    return f"{key}-{n}"
+
+
+def by_keys(key: str, n: int) -> str:
+    """The concurrency races' task for mode KEYS."""
+    return f"{key}-{n}"
+
+
+def by_arguments(key: str, n: int) -> str:
+    """The concurrency races' task for mode ARGUMENTS."""
+    return f"{key}-{n}"

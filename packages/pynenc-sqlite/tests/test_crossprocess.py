@@ -21,7 +21,7 @@ def test_four_processes_never_claim_the_same_invocation_twice(tmp_path: Path) ->
     app = BACKEND.new_app("race", tmp_path)
     ids = kit.registered(app, 500)
     wins = racing.in_processes(
-        BACKEND, app.app_id, tmp_path, work="claim", ids=ids, racers=PROCESSES
+        BACKEND, app.app_id, tmp_path, work="claim", inputs=ids, racers=PROCESSES
     )
     counts = Counter(invocation_id for won in wins for invocation_id in won)
     assert max(counts.values()) == 1
@@ -34,5 +34,7 @@ def test_four_processes_never_claim_the_same_invocation_twice(tmp_path: Path) ->
 def test_no_retry_increment_is_lost_across_processes(tmp_path: Path) -> None:
     app = BACKEND.new_app("retries", tmp_path)
     ids = kit.registered(app, 100)
-    racing.in_processes(BACKEND, app.app_id, tmp_path, work="increment", ids=ids, racers=PROCESSES)
+    racing.in_processes(
+        BACKEND, app.app_id, tmp_path, work="increment", inputs=ids, racers=PROCESSES
+    )
     assert {app.orchestrator.get_invocation_retries(i) for i in ids} == {PROCESSES}

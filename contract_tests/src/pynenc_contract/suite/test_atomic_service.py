@@ -138,3 +138,14 @@ def test_retention_drops_old_finished_records_and_keeps_running(
         far - timedelta(days=30), far
     )
     assert [e.runner_id for e in remaining] == ["running"]
+
+
+@clause("AS-6")
+def test_a_dead_holder_does_not_keep_the_service(
+    app: Pynenc, clock: time_machine.Traveller
+) -> None:
+    assert _start(app, _run(app, "holder"))
+    clock.shift(app.conf.runner_considered_dead_after_minutes * 60 + 1)
+    assert _start(app, _run(app, "live")), "a dead runner's execution blocked a live claim"
+    active = app.orchestrator.get_active_atomic_service_executions()
+    assert [execution.runner_id for execution in active] == ["live"]

@@ -1,8 +1,12 @@
 """Auto purge, purge, and isolation between apps on one backend."""
 
+from datetime import UTC, datetime, timedelta
+
 import time_machine
 from pynenc import Pynenc
 from pynenc.invocation.status import InvocationStatus
+from pynenc.orchestrator.atomic_service import AtomicServiceExecutionStatus as Status
+from pynenc.orchestrator.atomic_service import AtomicServiceId, AtomicServiceRun
 
 from pynenc_contract import kit
 from pynenc_contract.clauses import clause
@@ -40,3 +44,34 @@ def test_purge_removes_only_this_apps_records(app_factory: AppFactory) -> None:
     assert set(second.orchestrator.blocking_control.get_blocking_invocations(10)) == set(
         second_ids[1:]
     )
+
+
+def _runners_and_executions(app: Pynenc) -> tuple[set[str], list[tuple[str, Status]]]:
+    """Active runners and every atomic-service execution of the last hour (and next)."""
+    now = datetime.now(UTC)
+    executions = app.orchestrator.get_atomic_service_executions_in_timerange(
+        now - timedelta(hours=1), now + timedelta(hours=1)
+    )
+    runners = {runner.runner_id for runner in app.orchestrator.get_active_runners()}
+    return runners, sorted((e.runner_id, e.status) for e in executions)
+
+
+@clause("PURGE-3")
+def test_purge_removes_runners_and_atomic_service_executions(app_factory: AppFactory) -> None:
+    first, second = app_factory(), app_factory()
+    for app in (first, second):
+        orchestrator = app.orchestrator
+        orchestrator.register_runner_heartbeats(["r1", "r2"], can_run_atomic_service=True)
+        finished = AtomicServiceRun(atomic_service_id=AtomicServiceId("r1"))
+        assert orchestrator.record_atomic_service_execution_start(finished, datetime.now(UTC))
+        orchestrator.finalize_atomic_service_execution(
+            finished, datetime.now(UTC), Status.COMPLETED
+        )
+        running = AtomicServiceRun(atomic_service_id=AtomicServiceId("r2"))
+        assert orchestrator.record_atomic_service_execution_start(running, datetime.now(UTC))
+    kept = _runners_and_executions(second)
+    assert kept == ({"r1", "r2"}, [("r1", Status.COMPLETED), ("r2", Status.RUNNING)])
+    first.orchestrator.purge()
+    assert _runners_and_executions(first) == (set(), [])
+    assert first.orchestrator.get_active_atomic_service_executions() == []
+    assert _runners_and_executions(second) == kept
