@@ -266,7 +266,8 @@ def run_scenarios(session: nox.Session, backends: dict[str, tuple[str, ...]]) ->
     backend in results/scenarios, then the matrix of every cell run so far."""
     for backend, args in backends.items():
         described = install_backend(session, backend, "test")
-        out = RESULTS_DIR / "scenarios" / f"{cell_name(session)}-{backend}"
+        name = cell_name(session)  # names the backend already when parametrized by it
+        out = RESULTS_DIR / "scenarios" / (name if backend in name else f"{name}-{backend}")
         with services_for(session, described) as service_env:
             session.run(
                 "python",
