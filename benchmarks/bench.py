@@ -386,18 +386,19 @@ def run(settings: Settings, subjects: list[Subject], scratch: Path) -> Results:
     }
     url_env = Service.REDIS.url_env
     with ExitStack() as stack:
-        redis_info = "not needed"
+        redis_info, skipped = "not needed", []
         if needs_redis and url_env not in os.environ:
             redis = stack.enter_context(redis_server(scratch))
             redis_info = redis.detail
             if redis.url is None:
                 subjects = [subject for subject in subjects if subject.label not in needs_redis]
+                skipped.append(f"{', '.join(sorted(needs_redis))}: {redis_info}")
             else:
                 os.environ[url_env] = redis.url  # inherited by the scale phase's workers
                 stack.callback(os.environ.pop, url_env)
-        results = Results(machine_info(redis_info), {**asdict(settings), "workdir": str(scratch)})
-        if redis_info != "not needed" and needs_redis - {s.label for s in subjects}:
-            results.skipped.append(f"{', '.join(sorted(needs_redis))}: {redis_info}")
+        results = Results(
+            machine_info(redis_info), {**asdict(settings), "workdir": str(scratch)}, skipped
+        )
         log(f"scratch directory {scratch}; backends {', '.join(s.label for s in subjects)}")
         if "suite" in settings.phases:
             run_suite(subjects, scratch, settings, results)
