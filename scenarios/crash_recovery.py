@@ -39,11 +39,9 @@ NAME = "crash_recovery"
 SLOTS = TASKS = 2
 DEAD_AFTER_MINUTES = 0.05
 TASK_SECONDS = {"group": 1.0, "parent-only": 5.0}
-#: Recovery crons that fire once a year (Jan 1, 00:00): off for the length of a case.
-RECOVERY_CRONS_OFF = {
-    "recover_pending_invocations_cron": "0 0 1 1 *",
-    "recover_running_invocations_cron": "0 0 1 1 *",
-}
+#: No cron fires in the runners. A once-a-year schedule is not enough: a cron that
+#: never ran fires at the first atomic-service check, whatever its schedule (pynenc-11).
+SCHEDULER_OFF = {"trigger": {"enable_scheduler": False}}
 #: Runner types whose workers are processes (a parent-only kill leaves orphans);
 #: the quick form keeps the one whose orphans also take new work.
 PARENT_ONLY = {
@@ -201,13 +199,13 @@ def _restore_entries_lost_at_kill(
 
 
 def _config(wait_cron: bool) -> dict[str, object]:
-    """Fast dead timeout; recovery crons off unless the case waits for them.
+    """Fast dead timeout; the runners' scheduler off unless the case waits for their cron.
 
     Where the scenario recovers itself, a runner's recovery at the same time would
     race it, and pynenc's recovery gives up at its first conflict (pynenc-9).
     """
     config: dict[str, object] = {"runner_considered_dead_after_minutes": DEAD_AFTER_MINUTES}
-    return config if wait_cron else {**config, **RECOVERY_CRONS_OFF}
+    return config if wait_cron else {**config, **SCHEDULER_OFF}
 
 
 def _wait_victim_running(
