@@ -30,6 +30,7 @@ from pynenc_contract import BackendDescription, KnownFailure
 from pynenc_contract.backend import layer_settings
 from pynenc_sqlite import PynencSQLiteOrchestrator, Tables
 from pynenc_sqlite.contract import WAL
+from pynenc_sqlite.orchestrator.atomic_service import AtomicServiceLog
 
 
 class PagesByLastChange(PynencSQLiteOrchestrator):
@@ -42,8 +43,8 @@ class PagesByLastChange(PynencSQLiteOrchestrator):
         limit: int = 100,
         offset: int = 0,
     ) -> list[InvocationId]:
-        where, params = self._filters(task_id, statuses)
-        rows = self._fetch(
+        where, params = self.registration.where(task_id, statuses)
+        rows = self.rows.fetch(
             f"SELECT invocation_id FROM {Tables.INVOCATIONS} WHERE {where} "
             "ORDER BY status_time DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
@@ -131,16 +132,24 @@ class RouteInSteps(PynencSQLiteOrchestrator):
         return super()._route_new_call_invocation(call, runner_id)
 
 
-class DeadHolderKeepsService(PynencSQLiteOrchestrator):
-    """Never expires a RUNNING atomic-service record, whoever holds it (pynenc-4)."""
-
-    def _current_running(self, tx: sqlite3.Connection, now: float) -> tuple[str, str] | None:
+class _LogKeepingDeadHolders(AtomicServiceLog):
+    def _current_running(
+        self, tx: sqlite3.Connection, now: float, dead_after_seconds: float
+    ) -> tuple[str, str] | None:
         row = tx.execute(
             f"SELECT run_id, runner_id FROM {Tables.ATOMIC_SERVICE_EXECUTIONS} "
             "WHERE app_key = ? AND status = ?",
-            (self.app_key, AtomicServiceExecutionStatus.RUNNING.value),
+            (self.rows.app_key, AtomicServiceExecutionStatus.RUNNING.value),
         ).fetchone()
         return None if row is None else (row[0], row[1])
+
+
+class DeadHolderKeepsService(PynencSQLiteOrchestrator):
+    """Never expires a RUNNING atomic-service record, whoever holds it (pynenc-4)."""
+
+    def __init__(self, app: Pynenc) -> None:
+        super().__init__(app)
+        self.atomic_service = _LogKeepingDeadHolders(self.rows)
 
 
 class PurgeKeepsRunners(PynencSQLiteOrchestrator):
@@ -158,7 +167,7 @@ class TaskLookupAcrossApps(PynencSQLiteOrchestrator):
     task id come back too."""
 
     def get_task_invocation_ids(self, task_id: TaskId) -> Iterator[InvocationId]:
-        rows = self._fetch(
+        rows = self.rows.fetch(
             f"SELECT invocation_id FROM {Tables.INVOCATIONS} WHERE task_id = ?",
             (task_id.key,),
         )

@@ -1,0 +1,56 @@
+"""What every part of the orchestrator shares: its app's rows, and how values are stored."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pynenc.identifiers.invocation_id import InvocationId
+from pynenc.invocation.status import InvocationStatus
+
+from pynenc_sqlite.database import Database
+
+_STATUS_BY_VALUE = {status.value: status for status in InvocationStatus}
+
+
+@dataclass(frozen=True)
+class AppRows:
+    """One app's rows in a shared database: every statement binds ``app_key``."""
+
+    database: Database
+    app_key: int
+    app_id: str
+
+    def fetch(self, query: str, params: Sequence[object]) -> list[Any]:
+        """Run a read-only statement and return all rows (no cursor stays open)."""
+        with self.database.translate_errors():
+            return self.database.connection().execute(query, params).fetchall()
+
+    def unknown(self, invocation_id: str) -> KeyError:
+        """The error for an invocation that this app did not register."""
+        return KeyError(f"invocation {invocation_id!r} is not registered in app {self.app_id!r}")
+
+
+def placeholders(values: Sequence[object]) -> str:
+    """``?,?,...``: one parameter per value."""
+    return ",".join("?" * len(values))
+
+
+def invocation_ids(rows: list[Any]) -> list[InvocationId]:
+    """The first column of ``rows`` as invocation ids."""
+    return [InvocationId(row[0]) for row in rows]
+
+
+def epoch(moment: datetime) -> float:
+    """Stored form of a time: seconds since the epoch."""
+    return moment.timestamp()
+
+
+def utc(seconds: float) -> datetime:
+    """A stored time as an aware UTC datetime."""
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def status_of(value: str) -> InvocationStatus:
+    """The status stored as ``value`` (ValueError for one this pynenc does not know)."""
+    return _STATUS_BY_VALUE.get(value) or InvocationStatus(value)
