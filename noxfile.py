@@ -98,6 +98,7 @@ def typecheck(session: nox.Session) -> None:
         "mypy",
         "packages/pynenc-sqlite/src",
         "packages/pynenc-sqlite/tests",
+        "packages/pynenc-sqlite/pynenc_suites",
         "contract_tests/src",
         "contract_tests/adapters",
         "contract_tests/tests",
@@ -120,25 +121,46 @@ def tools(session: nox.Session) -> None:
 def tests(session: nox.Session, journal_mode: str) -> None:
     """pynenc-sqlite's own tests in one journal mode (the contract runs in `contract`).
 
-    The query-plan tests build their stores in wal whatever the cell: they run in
-    the wal cells only.
+    The benchmark's own tests (query plans, whose stores are wal whatever the cell,
+    and the profile breakdown) run in the wal cells only.
     """
     install(session, "test")
     env = {**coverage_env(session), "PYNENC_SQLITE_JOURNAL_MODE": journal_mode}
-    plans = ["benchmarks/test_query_plans.py"] if journal_mode == "wal" else []
+    bench_tests = (
+        ["benchmarks/test_query_plans.py", "benchmarks/test_bench_profile.py"]
+        if journal_mode == "wal"
+        else []
+    )
     session.run(
         "coverage",
         "run",
         "-m",
         "pytest",
         "packages/pynenc-sqlite/tests",
-        *plans,
+        *bench_tests,
         "-n",
         "2",
         "-m",
         "not slow",
         *session.posargs,
         env=env,
+    )
+
+
+@nox.session(python=PYTHONS, tags=["ci"])
+def pynenc_suites(session: nox.Session) -> None:
+    """pynenc's own reusable suites (``pynenc_tests``) against our components."""
+    install(session, "test")
+    session.run(
+        "pytest",
+        "packages/pynenc-sqlite/pynenc_suites",
+        "-p",
+        "pynenc_tests.conftest",
+        "-p",
+        "pynenc_tests.integration.orchestrator.conftest",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
     )
 
 

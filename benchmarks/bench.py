@@ -12,11 +12,15 @@ Phases:
   suite   single process, every operation, interleaved backends per repetition
   growth  look-ups with 1k, 10k and 100k stored invocations
   scale   1, 2, 4 and 8 OS processes on one store: status walks and a claim race
+  e2e     whole stacks with real runner processes (throughput scenario), tasks/s and
+          CPU per task by component (py-spy); stacks: builtin-sqlite, sqlite-wal and
+          sqlite-stack when given
 
-Writes bench.md, bench.json and bench_scale.png to --out and prints the
+Writes bench.md, bench.json, bench_scale.png and bench_e2e.png to --out and prints the
 Markdown. Targets are reported as PASS/MISS, never enforced: the exit status
 is 1 only when the benchmark crashes, when ours (or the bare reference) raises
-an error, or when ours lets two processes claim the same invocation.
+an error, when ours lets two processes claim the same invocation, or when ours loses
+a task or runs one twice end to end.
 """
 
 import argparse
@@ -40,10 +44,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from bench_backends import JOURNAL_MODES, BareSQLite, DescribedBackend, Handle, Subject
-from bench_report import (
+from bench_backends import (
     BUILTIN,
+    JOURNAL_MODES,
     OURS,
+    STACK,
+    BareSQLite,
+    DescribedBackend,
+    Handle,
+    Subject,
+)
+from bench_e2e import run_e2e
+from bench_report import (
     Cell,
     Results,
     evaluate_targets,
@@ -85,6 +97,7 @@ class Settings:
     growth_labels: tuple[str, ...] = (OURS, BUILTIN, "memory", "redis")
     scale_labels: tuple[str, ...] = (*(f"sqlite-{mode}" for mode in JOURNAL_MODES), BUILTIN)
     scale_seconds: float = 1.5
+    e2e_labels: tuple[str, ...] = (BUILTIN, OURS, STACK)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Settings":
@@ -408,6 +421,13 @@ def run(settings: Settings, subjects: list[Subject], scratch: Path) -> Results:
         if "scale" in settings.phases:
             scale = [s for s in subjects if s.label in settings.scale_labels]
             run_scale_phase(scale, scratch, settings, results)
+        if "e2e" in settings.phases:
+            stacks = [
+                (s.label, s.spec)
+                for s in subjects
+                if isinstance(s, DescribedBackend) and s.label in settings.e2e_labels
+            ]
+            results.e2e, results.e2e_profiles = run_e2e(stacks, scratch, settings.quick, log)
     return results
 
 
@@ -461,8 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--phases",
-        default="suite,growth,scale",
-        help="comma-separated subset of suite,growth,scale",
+        default="suite,growth,scale,e2e",
+        help="comma-separated subset of suite,growth,scale,e2e",
     )
     parser.add_argument(
         "--workdir",
@@ -471,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="parent of the scratch directory (default: the system temp dir)",
     )
     args = parser.parse_args(argv)
-    unknown = set(args.phases.split(",")) - {"suite", "growth", "scale"}
+    unknown = set(args.phases.split(",")) - {"suite", "growth", "scale", "e2e"}
     if unknown or args.repetitions < 0:
         parser.error(f"bad --phases {sorted(unknown)} or --repetitions {args.repetitions}")
     bad_modes = set(args.bare.split(",")) - {"", *JOURNAL_MODES}

@@ -30,6 +30,10 @@ from pynenc.task import Task
 from pynenc_contract.backend import BackendDescription, load_backend
 
 JOURNAL_MODES = ("wal", "delete", "truncate", "persist", "memory")
+#: Labels of the subjects the targets compare (the ids `nox -s bench` gives, as in the
+#: noxfile): ours in WAL with pynenc's other SQLite components, all of pynenc's
+#: built-in SQLite components, and ours throughout.
+OURS, BUILTIN, STACK = "sqlite-wal", "builtin-sqlite", "sqlite-stack"
 #: Settings layered over every benchmarked app: the benchmark's calls only, no logs.
 QUIET = {"logging_level": "error"}
 

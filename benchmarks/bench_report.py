@@ -8,12 +8,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench_backends import JOURNAL_MODES
+from bench_backends import BUILTIN, JOURNAL_MODES, OURS
+from bench_e2e import E2E, Profiles, e2e_targets, plot_e2e, render_e2e
 from bench_scale import PROCESS_COUNTS, PhaseSummary
 from bench_timing import median
 
-#: Labels of the targets' subjects (the ids `nox -s bench` gives, as in the noxfile).
-OURS, BUILTIN = "sqlite-wal", "builtin-sqlite"
 #: A measured cell: summary numbers (rate, p50, p99, calls), or the error message.
 Cell = dict[str, float] | str
 #: One scale round: the "walk" and "race" phase summaries.
@@ -33,6 +32,10 @@ class Results:
     growth: dict[str, dict[str, dict[int, Cell]]] = field(default_factory=dict)
     #: scale[backend][processes] = one Round per repetition, or the error
     scale: dict[str, dict[int, list[Round] | str]] = field(default_factory=dict)
+    #: e2e[stack][runner type][runners]: real runners drain tasks
+    e2e: E2E = field(default_factory=dict)
+    #: e2e_profiles[stack][runner type]: sampled CPU by component
+    e2e_profiles: Profiles = field(default_factory=dict)
     targets: list[dict[str, Any]] = field(default_factory=list)
 
     # -- summaries ------------------------------------------------------------
@@ -148,6 +151,8 @@ def evaluate_targets(results: Results) -> None:
             f"{doubles} double claims, {bad} unclaimed or wrong stored owner, "
             f"{sum(rnd['race'].attempts for rnd in rounds):,} claim attempts",
         )
+    for name, value, met, detail in e2e_targets(r.e2e, r.e2e_profiles):
+        target(name, value, met, detail)
 
 
 def _growth_p50(results: Results, op: str, pick: Callable[[Sequence[int]], int]) -> float:
@@ -158,7 +163,8 @@ def _growth_p50(results: Results, op: str, pick: Callable[[Sequence[int]], int])
 
 
 def failures(results: Results) -> list[str]:
-    """Reasons for a non-zero exit: errors of ours or of the bare reference, double claims."""
+    """Reasons for a non-zero exit: errors of ours or of the bare reference, double claims,
+    a task of ours lost or run twice end to end."""
     reasons = [
         f"{backend} {op}: {cell}"
         for backend, ops in results.suite.items()
@@ -182,6 +188,15 @@ def failures(results: Results) -> list[str]:
             )
             if bad:
                 reasons.append(f"{backend} x{processes}: {bad} errors or bad claims")
+    reasons += [
+        f"e2e {stack} {runner} x{count}: "
+        + (cell if isinstance(cell, str) else ", ".join(cell["failed"]))
+        for stack, runners in results.e2e.items()
+        if stack.startswith("sqlite-")
+        for runner, cells in runners.items()
+        for count, cell in cells.items()
+        if isinstance(cell, str) or cell["failed"]
+    ]
     return reasons
 
 
@@ -405,8 +420,12 @@ def _notes(r: Results) -> list[str]:
 
 def render_markdown(results: Results) -> str:
     """The human-readable report."""
-    sections = (_header, _suite, _growth, _scale, _notes)
+    sections = (_header, _suite, _growth, _scale, _e2e, _notes)
     return "\n".join(line for section in sections for line in section(results))
+
+
+def _e2e(r: Results) -> list[str]:
+    return render_e2e(r.e2e, r.e2e_profiles)
 
 
 # -- files ---------------------------------------------------------------------------
@@ -449,7 +468,7 @@ def plot_scale(results: Results, path: Path) -> None:
 
 
 def write_outputs(results: Results, out: Path) -> str:
-    """Write bench.md, bench.json and (with scale results) bench_scale.png; return the Markdown."""
+    """Write bench.md, bench.json and the plots of the phases that ran; return the Markdown."""
     out.mkdir(parents=True, exist_ok=True)
     markdown = render_markdown(results)
     (out / "bench.md").write_text(markdown + "\n", encoding="utf-8")
@@ -479,6 +498,13 @@ def write_outputs(results: Results, out: Path) -> str:
     (out / "bench.json").write_text(text + "\n", encoding="utf-8")
     if results.scale:
         plot_scale(results, out / "bench_scale.png")
+    if results.e2e:
+        m = results.machine
+        plot_e2e(
+            results.e2e,
+            out / "bench_e2e.png",
+            f"End to end: tasks/s with real runners ({m['cpu_count']} CPUs, one run)",
+        )
     return markdown
 
 

@@ -67,9 +67,18 @@ def _in_dir(pid: int, workdir: str) -> bool:
 
 
 def run_script(
-    scenario: str, quick: bool, backend: str, out: Path, runners: Sequence[str]
+    scenario: str,
+    quick: bool,
+    backend: str,
+    out: Path,
+    runners: Sequence[str],
+    *,
+    options: Sequence[str] = (),
 ) -> tuple[int, float]:
-    """Run one scenario's process with a timeout; its exit status (124 on timeout) and time."""
+    """Run one scenario's process with a timeout; its exit status (124 on timeout) and time.
+
+    ``options`` are further options of ``run.py`` (``--profile DIR``, for example).
+    """
     run_out = out / scenario
     run_out.mkdir(parents=True, exist_ok=True)
     ledger = run_out / "processes.txt"
@@ -84,6 +93,7 @@ def run_script(
         "--out",
         str(run_out),
         *(argument for runner in runners for argument in ("--runner", runner)),
+        *options,
     ]
     if quick:
         argv.append("--quick")

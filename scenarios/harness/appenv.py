@@ -29,6 +29,7 @@ from pynenc.runner.runner_context import RunnerContext
 from harness.checks import check_journal_mode
 from harness.outcome import CaseResult
 from harness.processes import PYTHON, ManagedProcess, StartGate, child_environment, tail
+from harness.profiling import Sampler
 from harness.records import APP_MODULE, Records
 from harness.scenario import RUNNER_TYPES, Case, Options
 
@@ -104,6 +105,7 @@ class AppEnv(Records):
         self.runner_env = dict(runner_env or {})
         self.slots = slots
         self.processes: list[ManagedProcess] = []
+        self.samplers: list[Sampler] = []
         self.config = self._config(slots, config or {})
         document = {"backend": opts.backend_spec, "settings": self.config}
         (self.workdir / "config.json").write_text(json.dumps(document, indent=1))
@@ -159,7 +161,8 @@ class AppEnv(Records):
         """Start ``count`` runners at once; return when they and their workers are up.
 
         Readiness is seen in the orchestrator: each runner parent and each
-        pre-started worker process registers a heartbeat.
+        pre-started worker process registers a heartbeat. With ``--profile``, each
+        runner is sampled from then on, until :meth:`stop_all`.
         """
         workers = prestarted_workers(self.case.runner_type, self.slots)
         before = {r.runner_id for r in self.active_runners(parents_only=False)}
@@ -168,6 +171,9 @@ class AppEnv(Records):
         while time.time() < deadline:
             new = {r.runner_id for r in self.active_runners(parents_only=False)} - before
             if len(new) >= count * (1 + workers):
+                if self.opts.profile is not None:
+                    out = self.opts.profile / self.case.label.replace("/", "_")
+                    self.samplers += [Sampler(p, out / f"{p.name}.txt") for p in started]
                 return started
             for process in started:
                 if not process.alive():
@@ -223,7 +229,10 @@ class AppEnv(Records):
         return [client.log_path.read_text() for client in clients]
 
     def stop_all(self) -> None:
-        """Stop every runner (SIGTERM, then SIGKILL of the group)."""
+        """Stop the samplers, then every runner (SIGTERM, then SIGKILL of the group)."""
+        for sampler in self.samplers:
+            sampler.stop()
+        self.samplers.clear()
         for process in self.processes:
             process.signal_leader(signal.SIGTERM)
         for process in self.processes:

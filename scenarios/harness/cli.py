@@ -65,6 +65,13 @@ def parse_options(scenario: Scenario, argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directories")
     parser.add_argument("--verbose", action="store_true", help="runner logs at info level")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample runners with py-spy once they are up; raw stacks per case and "
+        "runner in DIR (the benchmark's e2e phase reads them)",
+    )
     args = parser.parse_args(argv)
     backend = scenario_backend(args.backend, parser.error)
     default = scenario.quick_runners if args.quick else RUNNER_TYPES
@@ -73,7 +80,16 @@ def parse_options(scenario: Scenario, argv: Sequence[str] | None) -> Options:
         runners = RUNNER_TYPES if args.runner else default
     else:
         runners = tuple(dict.fromkeys(chosen))
-    return Options(args.quick, args.backend, backend, runners, args.out, args.keep, args.verbose)
+    return Options(
+        args.quick,
+        args.backend,
+        backend,
+        runners,
+        args.out,
+        args.keep,
+        args.verbose,
+        args.profile,
+    )
 
 
 def scenario_backend(spec: str, error: Callable[[str], NoReturn]) -> BackendDescription:
@@ -114,6 +130,7 @@ def run_scenario(scenario: Scenario, argv: Sequence[str] | None = None) -> int:
                 "backend": opts.backend_spec,
                 "runners": opts.runners,
                 "out": str(opts.out),
+                "profile": None if opts.profile is None else str(opts.profile),
             },
             "seconds": round(time.time() - started, 2),
             "cases": [r.to_json() for r in results],

@@ -78,10 +78,10 @@ class ManagedProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signum)
 
-    def stop(self, grace: float = 4.0) -> None:
-        """SIGTERM the leader, wait ``grace`` seconds, then SIGKILL the whole group."""
+    def stop(self, grace: float = 4.0, signum: int = signal.SIGTERM) -> None:
+        """``signum`` to the leader, wait ``grace`` seconds, then SIGKILL the whole group."""
         if self.alive():
-            self.signal_leader(signal.SIGTERM)
+            self.signal_leader(signum)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(grace)
         self.signal_group(signal.SIGKILL)

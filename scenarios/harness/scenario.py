@@ -36,6 +36,8 @@ class Options:
     out: Path
     keep: bool
     verbose: bool
+    #: Where runner profiles go (``--profile``); ``None``: runners are not sampled.
+    profile: Path | None = None
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""pynenc's reusable suites run against pynenc-sqlite (see conftest.py)."""

@@ -1,0 +1,3 @@
+"""pynenc's integration suite of orchestrators."""
+
+from pynenc_tests.integration.orchestrator.all_tests import *  # noqa: F403
