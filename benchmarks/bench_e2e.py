@@ -20,7 +20,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scenarios"))
 
 from bench_backends import BUILTIN, STACK
-from bench_profile import COMPONENTS, OTHER, Breakdown, read_raw
+from bench_profile import COMPONENTS, OTHER, STARTUP, Breakdown, read_raw
 from harness.profiling import SAMPLE_RATE_HZ
 from run_all import run_script
 from throughput import RUNNER_COUNTS
@@ -58,6 +58,7 @@ def run_e2e(
             profiles.setdefault(label, {})[runner] = {
                 "tasks": tasks,
                 "rate_hz": SAMPLE_RATE_HZ,
+                "failed": _failed(cells),
                 **breakdown.to_json(),
             }
     return e2e, profiles
@@ -84,6 +85,15 @@ def _throughput(
             "failed": [check["name"] for check in case["checks"] if not check["ok"]],
         }
     return cells
+
+
+def _failed(cells: dict[int, E2ECell]) -> list[str]:
+    """The cases of a run that errored or failed a check, with why."""
+    return [
+        f"x{count}: {cell if isinstance(cell, str) else ', '.join(cell['failed'])}"
+        for count, cell in cells.items()
+        if isinstance(cell, str) or cell["failed"]
+    ]
 
 
 def tasks_per_s(e2e: E2E, stack: str, runner: str, count: int) -> float:
@@ -135,11 +145,10 @@ def e2e_targets(e2e: E2E, profiles: Profiles) -> list[tuple[str, float, bool, st
             )
         )
     bad = [
-        f"{stack} {runner} x{count}: {cell if isinstance(cell, str) else ', '.join(cell['failed'])}"
+        f"{stack} {runner} {failure}"
         for stack, runners in e2e.items()
         for runner, cells in runners.items()
-        for count, cell in cells.items()
-        if isinstance(cell, str) or cell["failed"]
+        for failure in _failed(cells)
     ]
     found.append(
         (
@@ -181,13 +190,18 @@ def render_e2e(e2e: E2E, profiles: Profiles) -> list[str]:
     if profiles:
         names = [name for name, _ in COMPONENTS] + [OTHER]
         lines += [
-            "CPU per task by component: py-spy samples of the runner processes (non-idle, "
-            f"{SAMPLE_RATE_HZ} Hz) over a second run of every runner count, in ms per task "
-            "(share of samples).",
+            "CPU per task by component: py-spy samples of the runner processes and their "
+            f"workers (non-idle, {SAMPLE_RATE_HZ} Hz) over a second run of every runner "
+            "count, in ms per task (share of the samples). Work per task leaves out "
+            "start-up (workers still importing); connection set-up is a share of all "
+            "samples, counted in the components too.",
             "",
-            "| stack | runner type | " + " | ".join(names) + " | total | connection set-up |",
-            "|---|---|" + "---|" * (len(names) + 2),
+            "| stack | runner type | "
+            + " | ".join(names)
+            + f" | work per task | {STARTUP} | connection set-up |",
+            "|---|---|" + "---|" * (len(names) + 3),
         ]
+        failures: list[str] = []
         for stack, runners in profiles.items():
             for runner, profile in runners.items():
                 breakdown = breakdown_of(profile)
@@ -195,13 +209,17 @@ def render_e2e(e2e: E2E, profiles: Profiles) -> list[str]:
                     f"{cpu_ms_per_task(profile, name):.2f} ({breakdown.share(name):.0%})"
                     for name in names
                 ]
-                total = sum(cpu_ms_per_task(profile, name) for name in names)
+                work = sum(cpu_ms_per_task(profile, name) for name in names)
                 lines.append(
                     f"| {stack} | {runner} | "
                     + " | ".join(cells)
-                    + f" | {total:.2f} | {breakdown.setup_share():.0%} |"
+                    + f" | {work:.2f} | {breakdown.share(STARTUP):.0%} "
+                    f"| {breakdown.setup_share():.0%} |"
                 )
+                failures += [f"{stack} {runner} {f}" for f in profile.get("failed", [])]
         lines.append("")
+        if failures:
+            lines += ["Sampled runs that failed a check:", *(f"- {f}" for f in failures), ""]
     return lines
 
 

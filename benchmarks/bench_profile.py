@@ -6,7 +6,8 @@ samples only). A sample belongs to the innermost frame of a component: the state
 backend's own SQL, serialization and logging count as state backend even when the
 orchestrator called it. Frames of the shared SQLite helpers (pynenc's
 ``util/sqlite_utils.py``, our ``database.py``) pass to their caller. Samples under a
-connection's set-up (connect and PRAGMAs) are also counted across components.
+connection's set-up (connect and PRAGMAs) are also counted across components. Samples
+that import modules (workers still starting) are start-up, not a component's work.
 """
 
 import re
@@ -26,6 +27,10 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 #: Samples in no component: invocation and task code, interpreter, libraries.
 OTHER = "other"
+#: Samples importing modules: worker processes still starting, or a lazy import. They
+#: are counted apart from the work per task.
+STARTUP = "start-up (imports)"
+_IMPORTING = "<frozen importlib._bootstrap"
 #: (file, function) of the frames that open a connection and set it up.
 CONNECTION_SETUP = (
     ("/pynenc/util/sqlite_utils.py", "create_sqlite_connection"),
@@ -90,7 +95,10 @@ def _parse(frame: str) -> tuple[str, str]:
 
 
 def _component(frames: list[tuple[str, str]]) -> str:
-    """The component of the innermost frame that belongs to one."""
+    """The component of the innermost frame that belongs to one; start-up when the
+    sample is importing."""
+    if any(path.startswith(_IMPORTING) for _, path in frames):
+        return STARTUP
     for _, path in reversed(frames):
         for name, directories in COMPONENTS:
             if any(directory in path for directory in directories):

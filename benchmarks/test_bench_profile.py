@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from bench_profile import OTHER, read_raw
+from bench_profile import OTHER, STARTUP, read_raw
 
 SITE = "/venv/lib/python3.12/site-packages"
 ROOT = 'process 41:"python -m pynenc --app app runner start"'
@@ -15,6 +15,8 @@ OUR_CONNECTION = "Database.connection (/src/pynenc_sqlite/database.py:97)"
 ADD_HISTORY = f"SQLiteStateBackend._add_histories ({SITE}/pynenc/state_backend/sqlite.py:300)"
 PYNENC_CONNECT = f"create_sqlite_connection ({SITE}/pynenc/util/sqlite_utils.py:85)"
 DUMPS = f"dumps ({SITE}/jsonpickle/pickler.py:160)"
+IMPORTING = "_call_with_frames_removed (<frozen importlib._bootstrap>:488)"
+WORKER_MAIN = f"PersistentProcessRunner.worker ({SITE}/pynenc/runner/ppr.py:90)"
 
 
 def _raw(tmp_path: Path, *lines: tuple[tuple[str, ...], int]) -> Path:
@@ -64,3 +66,15 @@ def test_lines_without_a_count_are_skipped(tmp_path: Path) -> None:
     path.write_text(f"{ROOT};{LOOP} 3\n\nnot a sample line\n")
     breakdown = read_raw([path])
     assert (breakdown.samples, dict(breakdown.by_component)) == (3, {"runner": 3})
+
+
+def test_importing_is_start_up_whoever_imports(tmp_path: Path) -> None:
+    """A worker still importing (or a lazy import in a component) is start-up."""
+    path = _raw(
+        tmp_path,
+        ((ROOT, WORKER_MAIN, IMPORTING), 4),
+        ((ROOT, RUN, ADD_HISTORY, IMPORTING), 1),
+        ((ROOT, WORKER_MAIN), 5),
+    )
+    breakdown = read_raw([path])
+    assert dict(breakdown.by_component) == {STARTUP: 5, "runner": 5}

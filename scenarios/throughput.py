@@ -64,7 +64,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
         done = [
             e.ts for i in ids for e in histories.get(i, []) if e.status is InvocationStatus.SUCCESS
         ]
-        span = max(done, default=0.0) - min(running, default=0.0)
+        span = max(done) - min(running) if done and running else 0.0
         per_invocation = [
             sum(e.status is InvocationStatus.RUNNING for e in histories.get(i, [])) for i in ids
         ]

@@ -15,7 +15,7 @@ from pathlib import Path
 from harness.processes import ManagedProcess, child_environment
 
 #: Samples per second and per thread.
-SAMPLE_RATE_HZ = 100
+SAMPLE_RATE_HZ = 50
 
 
 def py_spy_path() -> str:
