@@ -41,6 +41,7 @@ IN_CI = bool(os.environ.get("CI"))
 #: "backend-<id up to its first dash>" of pyproject.toml (redis-orchestrator: redis).
 BACKENDS = {
     **{f"sqlite-{mode}": f"pynenc_sqlite.contract:{mode.upper()}" for mode in JOURNAL_MODES},
+    "sqlite-stack": "pynenc_sqlite.contract:STACK",
     "memory": "adapters.pynenc_builtin_backends:MEMORY",
     "builtin-sqlite": "adapters.pynenc_builtin_backends:BUILTIN_SQLITE",
     "redis": "adapters.redis_backend:BACKEND",
@@ -149,9 +150,13 @@ def tests(session: nox.Session, journal_mode: str) -> None:
 
 @nox.session(python=PYTHONS, tags=["ci"])
 def pynenc_suites(session: nox.Session) -> None:
-    """pynenc's own reusable suites (``pynenc_tests``) against our components."""
+    """pynenc's own reusable suites (``pynenc_tests``) against our components (coverage
+    counts them)."""
     install(session, "test")
     session.run(
+        "coverage",
+        "run",
+        "-m",
         "pytest",
         "packages/pynenc-sqlite/pynenc_suites",
         "-p",
@@ -161,6 +166,7 @@ def pynenc_suites(session: nox.Session) -> None:
         "-p",
         "no:cacheprovider",
         *session.posargs,
+        env=coverage_env(session),
     )
 
 
@@ -308,6 +314,7 @@ def run_scenarios(session: nox.Session, backends: dict[str, tuple[str, ...]]) ->
 #: Backends of the scenario matrix; the broken one must fail (its failures are known).
 SCENARIO_BACKENDS = [
     *(f"sqlite-{mode}" for mode in JOURNAL_MODES),
+    "sqlite-stack",
     "builtin-sqlite",
     "redis-orchestrator",
     "redis",
@@ -334,7 +341,7 @@ QUICK_SCENARIO_CELLS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "broken-claim": ("--quick", "--only", "fanout", "--runner", "ThreadRunner"),
     },
-    "3.13": {"sqlite-delete": ("--quick",)},
+    "3.13": {"sqlite-stack": ("--quick",)},
 }
 
 
@@ -370,6 +377,7 @@ def soak(session: nox.Session, journal_mode: str) -> None:
 #: The benchmark's comparison set (the bare-sqlite3 floor is added by bench.py).
 BENCH_BACKENDS = [
     *(f"sqlite-{mode}" for mode in JOURNAL_MODES),
+    "sqlite-stack",
     "builtin-sqlite",
     "memory",
     "redis",

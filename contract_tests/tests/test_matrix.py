@@ -51,3 +51,13 @@ def test_the_readme_block_is_regenerated_between_its_markers(tmp_path: Path) -> 
     assert matrix.with_summary(fresh, results) == fresh
     with pytest.raises(ValueError, match="no block between"):
         matrix.with_summary("no markers", results)
+
+
+def test_a_report_of_an_older_contract_is_named_with_the_fix(tmp_path: Path) -> None:
+    _report(tmp_path, "b-3.12", "theirs", "3.12.1")
+    stale = tmp_path / "b-3.12" / "conformance.json"
+    data = json.loads(stale.read_text())
+    del data["clauses"]["CC-1"]
+    stale.write_text(json.dumps({**data, "contract_version": "0.1.0"}))
+    with pytest.raises(matrix.StaleReportError, match=r"contract 0\.1\.0, without CC-1 .*run its"):
+        matrix.load(tmp_path)

@@ -57,7 +57,11 @@ def describe(spec: str) -> dict[str, object]:
 
 
 def _matrix(reports: Path, readme: Path | None, *, check: bool) -> int:
-    results = matrix.load(reports)
+    try:
+        results = matrix.load(reports)
+    except matrix.StaleReportError as error:
+        print(error, file=sys.stderr)
+        return 1
     if not results:
         print(f"no conformance.json under {reports}", file=sys.stderr)
         return 1

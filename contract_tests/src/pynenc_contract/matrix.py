@@ -44,12 +44,25 @@ class BackendResult:
         return dict(by_defect)
 
 
+class StaleReportError(ValueError):
+    """A report under the directory comes from another version of the contract."""
+
+
 def load(directory: Path) -> list[BackendResult]:
     """The backends of every report under ``directory``; a clause whose verdict differs
-    between reports of one backend is a failure naming the difference."""
+    between reports of one backend is a failure naming the difference.
+
+    :raises StaleReportError: a report lacks clauses of this contract version.
+    """
     reports: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for path in sorted(directory.glob("*/conformance.json")):
         data = json.loads(path.read_text())
+        if missing := [clause for clause in CLAUSES if clause not in data["clauses"]]:
+            version = data.get("contract_version", "an unknown version")
+            raise StaleReportError(
+                f"{path} is a report of contract {version}, without {', '.join(missing)} "
+                f"of contract {__version__}: run its cell again, or delete {path.parent}"
+            )
         reports[data["backend"]].append(data)
     results = []
     for name, found in reports.items():

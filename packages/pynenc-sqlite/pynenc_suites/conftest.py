@@ -1,7 +1,7 @@
 """pynenc's own reusable suites (``pynenc_tests``) against pynenc-sqlite's components.
 
 Each suite takes its app from the ``app_instance`` fixture; here it is the app of
-``pynenc_sqlite.contract:BACKEND`` (ours in ``$PYNENC_SQLITE_JOURNAL_MODE``, pynenc's
+``pynenc_sqlite.contract:STACK`` (every pynenc-sqlite component in one file, pynenc's
 SQLite for the other components). Run with pynenc_tests' fixtures as plugins
 (``nox -s pynenc_suites``)::
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pynenc import Pynenc
 
-from pynenc_sqlite.contract import BACKEND
+from pynenc_sqlite.contract import STACK
 
 #: Tests of the suites that build their own app on pynenc's built-in SQLite instead of
 #: taking ``app_instance``: they test nothing of ours (and start 20 processes).
@@ -30,9 +30,10 @@ _app_ids = itertools.count(1)
 @pytest.fixture
 def app_instance(tmp_path: Path) -> Iterator[Pynenc]:
     """A fresh app of our description, in its own directory, with a unique app id."""
-    app = BACKEND.new_app(f"pynenc-suite-{next(_app_ids)}", tmp_path)
+    app = STACK.new_app(f"pynenc-suite-{next(_app_ids)}", tmp_path)
     yield app
     app.orchestrator.close()  # type: ignore[attr-defined]
+    app.state_backend.close()  # type: ignore[attr-defined]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

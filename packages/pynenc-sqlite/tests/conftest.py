@@ -12,7 +12,7 @@ from pynenc import Pynenc
 
 from pynenc_sqlite import PynencSQLiteOrchestrator
 from pynenc_sqlite.conf.config_orchestrator import CONFIG_SECTION
-from pynenc_sqlite.contract import description
+from pynenc_sqlite.contract import description, stack
 
 #: The journal mode of this test run (the nox matrix sets it).
 JOURNAL_MODE = os.environ.get("PYNENC_SQLITE_JOURNAL_MODE", "wal")
@@ -33,6 +33,11 @@ def build_app(
     described = description(settings.pop("journal_mode", JOURNAL_MODE))
     app_id = app_id or f"test-{uuid.uuid4().hex[:10]}"
     return described.new_app(app_id, workdir, {CONFIG_SECTION: settings} if settings else None)
+
+
+def build_stack_app(workdir: Path, journal_mode: str = JOURNAL_MODE) -> Pynenc:
+    """An app on every pynenc-sqlite component (one file) in ``workdir``."""
+    return stack(journal_mode).new_app(f"stack-{uuid.uuid4().hex[:10]}", workdir)
 
 
 class ForkedChild:

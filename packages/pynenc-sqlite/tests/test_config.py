@@ -12,15 +12,16 @@ from pynenc_sqlite import (
     SQLiteConfigurationError,
     default_database_path,
 )
-from pynenc_sqlite.conf.config_orchestrator import (
+from pynenc_sqlite.conf.config_database import (
     DatabaseSettings,
     JournalMode,
     load_config,
 )
+from pynenc_sqlite.conf.config_orchestrator import ConfigOrchestratorPynencSQLite
 
 
 def _settings(**section: object) -> DatabaseSettings:
-    conf = load_config({"orchestratorpynencsqlite": section}, None)
+    conf = load_config(ConfigOrchestratorPynencSQLite, {"orchestratorpynencsqlite": section}, None)
     return DatabaseSettings.from_config(conf, "app")
 
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import JOURNAL_MODE, ForkedChild, build_app
+from conftest import JOURNAL_MODE, ForkedChild, build_app, build_stack_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pynenc import Pynenc
@@ -22,6 +22,7 @@ from pynenc.call import Call
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.dist_invocation import DistributedInvocation
 from pynenc.invocation.status import InvocationStatus, get_status_definition
+from pynenc.runner.runner_context import RunnerContext
 
 from pynenc_contract import kit, tasks
 from pynenc_sqlite import DatabaseFileError, DatabaseLockedError, PynencSQLiteOrchestrator
@@ -55,7 +56,19 @@ def _writes(app: Pynenc) -> Iterator[str]:
 WRITES_PER_CYCLE = 2 + 3 * (len(WALK) + 1)
 
 
-def _write_when_told(app: Pynenc, child: ForkedChild) -> str:
+def _status_changes(app: Pynenc) -> Iterator[str]:
+    """One public status change per step (its history entry included), invocations
+    walked to SUCCESS one after another."""
+    orchestrator = app.orchestrator
+    writer = RunnerContext("FaultWriter", runner_id="writer")
+    while True:
+        (invocation_id,) = kit.registered(app, 1)
+        for step, status in enumerate(WALK):
+            orchestrator.set_invocation_status(invocation_id, status, writer)
+            yield f"status {invocation_id} {step}"
+
+
+def _write_when_told(writes: Iterator[str], child: ForkedChild) -> str:
     """Child loop: one write per request, answered with its duration and its report.
 
     A request ``go SECONDS`` also arms a one-shot timer that ends the process that many
@@ -63,7 +76,6 @@ def _write_when_told(app: Pynenc, child: ForkedChild) -> str:
     the process is (inside SQLite's commit included), and runs no cleanup, as SIGKILL.
     """
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # pytest-timeout's handler is inherited
-    writes = _writes(app)
     while (request := child.hear()).startswith("go"):
         started = time.perf_counter()
         if die_after := request.removeprefix("go").strip():
@@ -126,25 +138,28 @@ def _check_survivors(
             assert set(still_waiting) <= blocking, line
 
 
-@pytest.mark.timeout(600)
-@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
-def test_sigkill_during_writes_keeps_every_committed_write(tmp_path: Path) -> None:
-    """A forked writer commits a random number of writes, one per request, then is
-    killed at a random point of the next one: within the time its last write took,
-    measured by the writer itself. A kill that lands after that write committed does
-    not count, so KILLS kills land in the middle of a write however loaded the machine."""
-    db = tmp_path / "killed.sqlite3"
-    app = build_app(db.parent, app_id="faults", db_path=db)
-    orchestrator = app.orchestrator
-    assert isinstance(orchestrator, PynencSQLiteOrchestrator)
+def _kill_in_the_middle_of_writes(
+    db: Path,
+    writes: Callable[[], Iterator[str]],
+    writes_per_cycle: int,
+    check: Callable[[list[str]], None],
+) -> None:
+    """Fork writers of ``writes`` and kill each in the middle of a write, KILLS times;
+    ``check`` the committed operations after each kill.
+
+    Each writer commits a random number of writes, one per request, then is killed at
+    a random point of the next one: within the time its last write took, measured by
+    the writer itself. A kill that lands after that write committed does not count, so
+    KILLS kills land in the middle of a write however loaded the machine.
+    """
     rng = random.Random(20261128)
     operations: list[str] = []
     last_write_seconds = 0.0
     mid_write = after_write = 0
     while mid_write < KILLS:
         assert after_write < 10 * KILLS, f"only {mid_write} of {KILLS} kills landed mid-write"
-        writer = ForkedChild(lambda child: _write_when_told(app, child))
-        for _ in range(rng.randint(0 if operations else 1, WRITES_PER_CYCLE - 1)):
+        writer = ForkedChild(lambda child: _write_when_told(writes(), child))
+        for _ in range(rng.randint(0 if operations else 1, writes_per_cycle - 1)):
             writer.tell("go")
             answer = writer.hear()
             assert answer, "the writer exited before it was killed"
@@ -163,10 +178,54 @@ def test_sigkill_during_writes_keeps_every_committed_write(tmp_path: Path) -> No
             kill = mid_write + after_write
             print(f"\njournal_mode {JOURNAL_MODE}: damaged by kill {kill}, refused at restart")
             return
-        _check_survivors(db, orchestrator, operations)
+        check(operations)
     print(
         f"\njournal_mode {JOURNAL_MODE}: {KILLS} kills in the middle of a write (and "
         f"{after_write} after one), {len(operations)} committed writes, 0 lost"
+    )
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_sigkill_during_writes_keeps_every_committed_write(tmp_path: Path) -> None:
+    """Registrations, blocking edges, transitions and retries: every write that
+    committed before a kill is there after it."""
+    db = tmp_path / "killed.sqlite3"
+    app = build_app(db.parent, app_id="faults", db_path=db)
+    orchestrator = app.orchestrator
+    assert isinstance(orchestrator, PynencSQLiteOrchestrator)
+    _kill_in_the_middle_of_writes(
+        db,
+        lambda: _writes(app),
+        WRITES_PER_CYCLE,
+        lambda operations: _check_survivors(db, orchestrator, operations),
+    )
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_sigkill_cannot_separate_a_status_from_its_history_entry(tmp_path: Path) -> None:
+    """On the stack (orchestrator and state backend in one file), a status change and
+    its history entry are one transaction: after any kill, every invocation's last
+    history entry is its stored status, stamped the same."""
+    app = build_stack_app(tmp_path)
+    orchestrator = app.orchestrator
+    assert isinstance(orchestrator, PynencSQLiteOrchestrator)
+    db = Path(orchestrator.sqlite_db_path)
+
+    def status_and_history_agree(operations: list[str]) -> None:
+        del operations  # every invocation is checked, committed or not
+        for invocation_id in orchestrator.get_invocation_ids_paginated(limit=1_000_000):
+            record = orchestrator.get_invocation_status_record(invocation_id)
+            history = app.state_backend.get_history(invocation_id)
+            last = history[-1].status_record if history else None
+            if record.status is InvocationStatus.REGISTERED:  # registered by the kit: no entry
+                assert last is None, (invocation_id, history)
+            else:
+                assert last == record, (invocation_id, record, history)
+
+    _kill_in_the_middle_of_writes(
+        db, lambda: _status_changes(app), len(WALK), status_and_history_agree
     )
 
 

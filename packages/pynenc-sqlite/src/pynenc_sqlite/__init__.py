@@ -1,11 +1,12 @@
-"""pynenc-sqlite: a SQLite orchestrator for pynenc, shared by the processes of one host."""
+"""pynenc-sqlite: SQLite components for pynenc, shared by the processes of one host."""
 
-from pynenc_sqlite.conf.config_orchestrator import (
-    ConfigOrchestratorPynencSQLite,
+from pynenc_sqlite.conf.config_database import (
+    ConfigPynencSQLite,
     JournalMode,
     SynchronousLevel,
     default_database_path,
 )
+from pynenc_sqlite.conf.config_orchestrator import ConfigOrchestratorPynencSQLite
 from pynenc_sqlite.exceptions import (
     DatabaseFileError,
     DatabaseFullError,
@@ -21,15 +22,18 @@ from pynenc_sqlite.orchestrator.sqlite_orchestrator import (
     Tables,
 )
 from pynenc_sqlite.schema import SCHEMA_VERSION
+from pynenc_sqlite.state_backend.sqlite_state_backend import PynencSQLiteStateBackend
 
 __all__ = [
     "SCHEMA_VERSION",
     "ConfigOrchestratorPynencSQLite",
+    "ConfigPynencSQLite",
     "DatabaseFileError",
     "DatabaseFullError",
     "DatabaseLockedError",
     "JournalMode",
     "PynencSQLiteOrchestrator",
+    "PynencSQLiteStateBackend",
     "SQLiteBlockingControl",
     "SQLiteConfigurationError",
     "SQLiteOrchestrator",

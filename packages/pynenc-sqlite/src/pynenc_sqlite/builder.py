@@ -1,13 +1,17 @@
 """Builder methods that pynenc's ``PynencBuilder`` gains when this package is installed."""
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from pynenc_sqlite.conf.config_orchestrator import (
-    CONFIG_SECTION,
+from pynenc_sqlite.conf.config_database import (
+    SHARED_SECTION,
+    ConfigPynencSQLite,
     DatabaseSettings,
     load_config,
 )
+from pynenc_sqlite.conf.config_orchestrator import CONFIG_SECTION, ConfigOrchestratorPynencSQLite
 from pynenc_sqlite.orchestrator.sqlite_orchestrator import PynencSQLiteOrchestrator
+from pynenc_sqlite.state_backend.sqlite_state_backend import PynencSQLiteStateBackend
 
 if TYPE_CHECKING:
     from pynenc.builder import PynencBuilder
@@ -19,35 +23,81 @@ class SQLiteBuilderPlugin:
     @staticmethod
     def register_builder_methods(builder_class: "type[PynencBuilder]") -> None:
         builder_class.register_plugin_method("sqlite_orchestrator", sqlite_orchestrator)
+        builder_class.register_plugin_method("sqlite_stack", sqlite_stack)
 
 
-def sqlite_orchestrator(
-    builder: "PynencBuilder",
-    sqlite_db_path: str | None = None,
-    *,
-    journal_mode: str = "wal",
-    synchronous: str = "normal",
-    busy_timeout_seconds: float = 30.0,
-    file_mode: str = "0600",
-    wal_autocheckpoint_pages: int = 1000,
-) -> "PynencBuilder":
+def _selector(
+    config_class: type[ConfigPynencSQLite],
+    section: str,
+    classes: dict[str, type],
+    doc: str,
+) -> "Callable[..., PynencBuilder]":
+    """A builder method selecting ``classes`` (config key -> class) with the database
+    settings in ``section``; bad values fail when it is called, not at first use."""
+
+    def select(
+        builder: "PynencBuilder",
+        sqlite_db_path: str | None = None,
+        *,
+        journal_mode: str = "wal",
+        synchronous: str = "normal",
+        busy_timeout_seconds: float = 30.0,
+        file_mode: str = "0600",
+        wal_autocheckpoint_pages: int = 1000,
+    ) -> "PynencBuilder":
+        _set_section(builder, config_class, section, _database_values(locals()))
+        builder._config.update({key: cls.__name__ for key, cls in classes.items()})
+        return builder
+
+    select.__doc__ = doc
+    return select
+
+
+sqlite_orchestrator = _selector(
+    ConfigOrchestratorPynencSQLite,
+    CONFIG_SECTION,
+    {"orchestrator_cls": PynencSQLiteOrchestrator},
     """Use :class:`PynencSQLiteOrchestrator`; bad values fail here, not at first use.
 
     ``sqlite_db_path`` defaults to the path already given to ``.sqlite(path)``,
     else to a per-app file (see :func:`pynenc_sqlite.default_database_path`).
-    """
-    values: dict[str, object] = {
-        "journal_mode": journal_mode,
-        "synchronous": synchronous,
-        "busy_timeout_seconds": busy_timeout_seconds,
-        "file_mode": file_mode,
-        "wal_autocheckpoint_pages": wal_autocheckpoint_pages,
+    """,
+)
+sqlite_stack = _selector(
+    ConfigPynencSQLite,
+    SHARED_SECTION,
+    {"orchestrator_cls": PynencSQLiteOrchestrator, "state_backend_cls": PynencSQLiteStateBackend},
+    """Use every pynenc-sqlite component, in one file: the orchestrator and the state
+    backend (the broker, trigger and client data store stay as chosen before, for
+    example pynenc's with ``.sqlite(other_path)``). Bad values fail here.
+
+    The settings go to the shared ``pynencsqlite`` section; ``sqlite_db_path``
+    defaults as for ``sqlite_orchestrator``. The two components share one database
+    (one connection per thread), and a status change and its history entry are
+    written in one transaction.
+    """,
+)
+
+
+def _database_values(arguments: dict[str, Any]) -> dict[str, object]:
+    """The database settings among a builder method's arguments (the path when given)."""
+    names = ConfigPynencSQLite.__dict__.keys() | {"sqlite_db_path"}
+    return {
+        name: str(value) if name == "sqlite_db_path" else value
+        for name, value in arguments.items()
+        if name in names and value is not None
     }
-    if sqlite_db_path is not None:
-        values["sqlite_db_path"] = str(sqlite_db_path)
-    section = {**builder._config.get(CONFIG_SECTION, {}), **values}
-    config = {**builder._config, CONFIG_SECTION: section}
-    DatabaseSettings.from_config(load_config(config, None), str(config.get("app_id", "pynenc")))
-    builder._config[CONFIG_SECTION] = section
-    builder._config["orchestrator_cls"] = PynencSQLiteOrchestrator.__name__
-    return builder
+
+
+def _set_section(
+    builder: "PynencBuilder",
+    config_class: type[ConfigPynencSQLite],
+    section: str,
+    values: dict[str, object],
+) -> None:
+    """Merge ``values`` into ``config_class``'s section after validating the result."""
+    merged = {**builder._config.get(section, {}), **values}
+    config = {**builder._config, section: merged}
+    conf = load_config(config_class, config, None)
+    DatabaseSettings.from_config(conf, str(config.get("app_id", "pynenc")))
+    builder._config[section] = merged

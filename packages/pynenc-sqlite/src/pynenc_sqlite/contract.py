@@ -1,4 +1,6 @@
-"""This orchestrator's descriptions for the harness: one per journal mode.
+"""pynenc-sqlite's descriptions for the harness: the orchestrator in each journal mode,
+and ``STACK``, every pynenc-sqlite component in one file (WAL; :func:`stack` for another
+journal mode).
 
 ``pynenc_sqlite.contract:WAL`` (``DELETE``, ``TRUNCATE``, ``PERSIST``, ``MEMORY``)
 runs the contract (``pytest --pyargs pynenc_contract.suite --contract-backend
@@ -8,34 +10,34 @@ pynenc_sqlite.contract:DELETE``), the scenarios and the benchmark
 """
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pynenc import Pynenc
 from pynenc.builder import PynencBuilder
 
 from pynenc_contract import BackendDescription, Capability
 from pynenc_sqlite import PynencSQLiteOrchestrator
-from pynenc_sqlite.conf.config_orchestrator import JournalMode
+from pynenc_sqlite.conf.config_database import JournalMode
 
-#: The file of this orchestrator and the file of pynenc's other SQLite components.
-ORCHESTRATOR_FILE, COMPONENTS_FILE = "orchestrator.sqlite3", "components.sqlite3"
+#: The file of this orchestrator, of every pynenc-sqlite component, and of pynenc's
+#: other SQLite components.
+ORCHESTRATOR_FILE, STACK_FILE = "orchestrator.sqlite3", "stack.sqlite3"
+COMPONENTS_FILE = "components.sqlite3"
 
 
-def description(journal_mode: str) -> BackendDescription:
-    """Ours in ``journal_mode``, with pynenc's SQLite components in a file of their own."""
+def _described(name: str, select: Callable[[Any, Path], Any]) -> BackendDescription:
+    """Apps built with pynenc's SQLite components in their own file, then ``select``
+    (given the builder and the work dir) choosing ours."""
 
     def build_app(app_id: str, workdir: Path) -> Pynenc:
-        app: Pynenc = (
-            PynencBuilder()
-            .app_id(app_id)
-            .sqlite(str(workdir / COMPONENTS_FILE))
-            .sqlite_orchestrator(str(workdir / ORCHESTRATOR_FILE), journal_mode=journal_mode)
-            .build()
-        )
+        builder = PynencBuilder().app_id(app_id).sqlite(str(workdir / COMPONENTS_FILE))
+        app: Pynenc = select(builder, workdir).build()
         return app
 
     return BackendDescription(
-        name=f"pynenc-sqlite ({journal_mode})",
+        name=name,
         orchestrator_class=PynencSQLiteOrchestrator,
         build_app=build_app,
         capabilities=frozenset({Capability.CROSS_PROCESS}),
@@ -43,5 +45,29 @@ def description(journal_mode: str) -> BackendDescription:
     )
 
 
+def description(journal_mode: str) -> BackendDescription:
+    """Ours in ``journal_mode``, with pynenc's SQLite components in a file of their own."""
+    return _described(
+        f"pynenc-sqlite ({journal_mode})",
+        lambda builder, workdir: builder.sqlite_orchestrator(
+            str(workdir / ORCHESTRATOR_FILE), journal_mode=journal_mode
+        ),
+    )
+
+
 WAL, DELETE, TRUNCATE, PERSIST, MEMORY = (description(mode.value) for mode in JournalMode)
 BACKEND = description(os.environ.get("PYNENC_SQLITE_JOURNAL_MODE", "wal"))
+
+
+def stack(journal_mode: str) -> BackendDescription:
+    """Every pynenc-sqlite component in one file in ``journal_mode``; pynenc's SQLite
+    components for the rest, in a file of their own."""
+    return _described(
+        f"pynenc-sqlite stack ({journal_mode})",
+        lambda builder, workdir: builder.sqlite_stack(
+            str(workdir / STACK_FILE), journal_mode=journal_mode
+        ),
+    )
+
+
+STACK = stack(JournalMode.WAL.value)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pynenc_sqlite.conf.config_orchestrator import DatabaseSettings, JournalMode
+from pynenc_sqlite.conf.config_database import DatabaseSettings, JournalMode
 from pynenc_sqlite.exceptions import (
     DatabaseFileError,
     DatabaseFullError,

@@ -28,7 +28,33 @@ class Tables:
     )
 
 
+class StateTables:
+    """Names of the state backend's tables."""
+
+    INVOCATIONS: Final = "state_invocations"
+    HISTORY: Final = "state_history"
+    RESULTS: Final = "state_results"
+    RUNNER_CONTEXTS: Final = "state_runner_contexts"
+    WORKFLOWS: Final = "state_workflows"
+    WORKFLOW_DATA: Final = "state_workflow_data"
+    WORKFLOW_SUB_INVOCATIONS: Final = "state_workflow_sub_invocations"
+    APP_INFO: Final = "state_app_info"
+
+    #: Tables holding per-app rows, emptied by the state backend's ``purge``.
+    APP_SCOPED: Final = (
+        INVOCATIONS,
+        HISTORY,
+        RESULTS,
+        RUNNER_CONTEXTS,
+        WORKFLOWS,
+        WORKFLOW_DATA,
+        WORKFLOW_SUB_INVOCATIONS,
+        APP_INFO,
+    )
+
+
 T = Tables
+S = StateTables
 
 #: Migration ``n`` (1-based) brings a database from ``user_version`` n-1 to n.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -115,6 +141,79 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             WHERE i.app_key = e.app_key AND i.invocation_id = e.waited_id)""",
         f"CREATE INDEX {T.BLOCKING_EDGES}_waited_order ON {T.BLOCKING_EDGES}"
         "(app_key, waited_registered_time, waited_seq, waited_id)",
+    ),
+    # 4: the state backend: invocations and their calls, status history, results and
+    # exceptions, runner contexts, workflows and app info.
+    (
+        f"""CREATE TABLE {S.INVOCATIONS} (
+            app_key INTEGER NOT NULL,
+            invocation_id TEXT NOT NULL,
+            call_id TEXT NOT NULL,
+            serialized_arguments TEXT NOT NULL,
+            parent_invocation_id TEXT,
+            parent_event_id TEXT,
+            workflow_id TEXT,
+            workflow_type TEXT,
+            parent_workflow_id TEXT,
+            PRIMARY KEY (app_key, invocation_id)
+        ) WITHOUT ROWID""",
+        f"CREATE INDEX {S.INVOCATIONS}_parent ON {S.INVOCATIONS}(app_key, parent_invocation_id)",
+        f"CREATE INDEX {S.INVOCATIONS}_event ON {S.INVOCATIONS}(app_key, parent_event_id)",
+        f"CREATE INDEX {S.INVOCATIONS}_workflow ON {S.INVOCATIONS}"
+        "(app_key, workflow_id, workflow_type)",
+        f"CREATE INDEX {S.INVOCATIONS}_workflow_type ON {S.INVOCATIONS}(app_key, workflow_type)",
+        f"""CREATE TABLE {S.HISTORY} (
+            seq INTEGER PRIMARY KEY,
+            app_key INTEGER NOT NULL,
+            invocation_id TEXT NOT NULL,
+            ts REAL NOT NULL,
+            status TEXT NOT NULL,
+            entry TEXT NOT NULL,
+            UNIQUE (app_key, invocation_id, ts, status)
+        )""",
+        f"CREATE INDEX {S.HISTORY}_time ON {S.HISTORY}(app_key, ts)",
+        f"""CREATE TABLE {S.RESULTS} (
+            app_key INTEGER NOT NULL,
+            invocation_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('result', 'exception')),
+            data TEXT NOT NULL,
+            PRIMARY KEY (app_key, invocation_id, kind)
+        ) WITHOUT ROWID""",
+        f"""CREATE TABLE {S.RUNNER_CONTEXTS} (
+            app_key INTEGER NOT NULL,
+            runner_id TEXT NOT NULL,
+            runner_cls TEXT NOT NULL,
+            parent_runner_id TEXT,
+            pid INTEGER NOT NULL,
+            hostname TEXT NOT NULL,
+            thread_id INTEGER NOT NULL,
+            PRIMARY KEY (app_key, runner_id)
+        ) WITHOUT ROWID""",
+        f"""CREATE TABLE {S.WORKFLOWS} (
+            app_key INTEGER NOT NULL,
+            workflow_id TEXT NOT NULL,
+            workflow_type TEXT NOT NULL,
+            parent_workflow_id TEXT,
+            PRIMARY KEY (app_key, workflow_id)
+        ) WITHOUT ROWID""",
+        f"CREATE INDEX {S.WORKFLOWS}_type ON {S.WORKFLOWS}(app_key, workflow_type)",
+        f"""CREATE TABLE {S.WORKFLOW_DATA} (
+            app_key INTEGER NOT NULL,
+            workflow_id TEXT NOT NULL,
+            data_key TEXT NOT NULL,
+            data_value TEXT NOT NULL,
+            PRIMARY KEY (app_key, workflow_id, data_key)
+        ) WITHOUT ROWID""",
+        f"""CREATE TABLE {S.WORKFLOW_SUB_INVOCATIONS} (
+            app_key INTEGER NOT NULL,
+            workflow_id TEXT NOT NULL,
+            sub_invocation_id TEXT NOT NULL,
+            PRIMARY KEY (app_key, workflow_id, sub_invocation_id)
+        ) WITHOUT ROWID""",
+        f"""CREATE TABLE {S.APP_INFO} (
+            app_key INTEGER PRIMARY KEY,
+            app_info TEXT NOT NULL
+        )""",
     ),
 )
 

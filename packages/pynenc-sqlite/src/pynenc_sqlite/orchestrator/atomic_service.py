@@ -12,7 +12,7 @@ from pynenc.orchestrator.atomic_service import (
     AtomicServiceExecutionStatus,
 )
 
-from pynenc_sqlite.orchestrator.rows import AppRows, epoch, utc
+from pynenc_sqlite.rows import AppRows, epoch, utc
 from pynenc_sqlite.schema import Tables
 
 if TYPE_CHECKING:

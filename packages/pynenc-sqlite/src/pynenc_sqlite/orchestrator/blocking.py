@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator.base_orchestrator import BaseBlockingControl
 
-from pynenc_sqlite.orchestrator.rows import AppRows, invocation_ids, placeholders
+from pynenc_sqlite.rows import AppRows, invocation_ids, placeholders
 from pynenc_sqlite.schema import Tables
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from pynenc.conf.config_task import ConcurrencyControlType
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord
 
-from pynenc_sqlite.orchestrator.rows import AppRows, epoch, invocation_ids, placeholders
+from pynenc_sqlite.rows import AppRows, epoch, invocation_ids, placeholders
 from pynenc_sqlite.schema import Tables
 
 if TYPE_CHECKING:

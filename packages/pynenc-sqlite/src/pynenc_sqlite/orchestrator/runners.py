@@ -9,7 +9,7 @@ from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator.atomic_service import ActiveRunnerInfo
 
-from pynenc_sqlite.orchestrator.rows import AppRows, invocation_ids, utc
+from pynenc_sqlite.rows import AppRows, invocation_ids, utc
 from pynenc_sqlite.schema import Tables
 
 

@@ -38,19 +38,17 @@ from pynenc.orchestrator.atomic_service import (
 )
 from pynenc.orchestrator.base_orchestrator import BaseBlockingControl, BaseOrchestrator
 
-from pynenc_sqlite.conf.config_orchestrator import (
-    ConfigOrchestratorPynencSQLite,
-    DatabaseSettings,
-    load_config,
-)
+from pynenc_sqlite.conf.config_database import DatabaseSettings, load_config
+from pynenc_sqlite.conf.config_orchestrator import ConfigOrchestratorPynencSQLite
 from pynenc_sqlite.database import Database
 from pynenc_sqlite.orchestrator.atomic_service import RUNNING, AtomicServiceLog
 from pynenc_sqlite.orchestrator.blocking import SQLiteBlockingControl
 from pynenc_sqlite.orchestrator.registration import Registration
-from pynenc_sqlite.orchestrator.rows import AppRows
 from pynenc_sqlite.orchestrator.runners import Runners
 from pynenc_sqlite.orchestrator.status import StatusStore
+from pynenc_sqlite.rows import AppRows
 from pynenc_sqlite.schema import Tables
+from pynenc_sqlite.state_backend.sqlite_state_backend import PynencSQLiteStateBackend
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
@@ -80,7 +78,7 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         super().__init__(app)
         self.settings = DatabaseSettings.from_config(self.conf, app.app_id)
         self.database = Database(self.settings)
-        self.rows = AppRows(self.database, self._app_key(app.app_id), app.app_id)
+        self.rows = AppRows.of_app(self.database, app.app_id)
         self.registration = Registration(self.rows)
         self.statuses = StatusStore(self.rows, self._task)
         self.runners = Runners(self.rows)
@@ -89,7 +87,9 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
 
     @cached_property
     def conf(self) -> ConfigOrchestratorPynencSQLite:
-        return load_config(self.app.config_values, self.app.config_filepath)
+        return load_config(
+            ConfigOrchestratorPynencSQLite, self.app.config_values, self.app.config_filepath
+        )
 
     @property
     def sqlite_db_path(self) -> str:
@@ -108,14 +108,6 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
     def close(self) -> None:
         """Close this process's connections; the next call opens new ones."""
         self.database.close()
-
-    def _app_key(self, app_id: str) -> int:
-        with self.database.write() as tx:
-            tx.execute(f"INSERT OR IGNORE INTO {Tables.APPS} (app_id) VALUES (?)", (app_id,))
-            (key,) = tx.execute(
-                f"SELECT app_key FROM {Tables.APPS} WHERE app_id = ?", (app_id,)
-            ).fetchone()
-        return int(key)
 
     def _task(self, task_id: str) -> "Task[Any, Any]":
         return self.app.get_task(TaskId.from_key(task_id))
@@ -242,7 +234,9 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         status: InvocationStatus,
         runner_ctx: "RunnerContext",
     ) -> None:
-        """As the base class; moving to RUNNING also enforces running concurrency.
+        """As the base class; moving to RUNNING also enforces running concurrency, and
+        with pynenc-sqlite's state backend on this database the history entry is
+        written in the status change's transaction.
 
         pynenc checks ``running_concurrency`` in one call and writes RUNNING in the
         next, so two runners can both pass the check. Here the check and the write
@@ -250,14 +244,34 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         arguments) is RUNNING, the invocation is REROUTED to the broker instead, and
         the InvocationStatusTransitionError that pynenc's own deferral path raises
         (REROUTED -> RUNNING) tells the runner not to run it.
+
+        pynenc writes a status, then its history entry: a process killed in between
+        leaves a history without the status. With the history in the same
+        transaction, a kill leaves both or neither.
         """
-        if status != InvocationStatus.RUNNING:
+        state = self._state_backend_on_this_database()
+        if status != InvocationStatus.RUNNING and state is None:
             super().set_invocation_status(invocation_id, status, runner_ctx)
             return
-        record, blocked = self.statuses.transition(
-            invocation_id, status, runner_ctx.runner_id, enforce_running=True
-        )
-        self.app.state_backend.add_history(invocation_id, record, runner_ctx)
+        if state is None:
+            record, blocked = self.statuses.transition(
+                invocation_id, status, runner_ctx.runner_id, enforce_running=True
+            )
+            self.app.state_backend.add_history(invocation_id, record, runner_ctx)
+        else:
+            state.store_runner_context(runner_ctx)
+            record, blocked = self.statuses.transition(
+                invocation_id,
+                status,
+                runner_ctx.runner_id,
+                enforce_running=status == InvocationStatus.RUNNING,
+                also=lambda tx, stored: state.add_history_in(
+                    tx, invocation_id, stored, runner_ctx.runner_id
+                ),
+            )
+            if record.status.is_final():
+                self.release_waiters(invocation_id)
+                self.set_up_invocation_auto_purge(invocation_id)
         self.app.trigger.report_tasks_status([invocation_id], record.status)
         if not blocked:
             self.app.logger.info(f"invocation:{invocation_id} status:{status.value}")
@@ -269,6 +283,13 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
             to_status=status,
             allowed_statuses=get_status_definition(record.status).allowed_transitions,
         )
+
+    def _state_backend_on_this_database(self) -> PynencSQLiteStateBackend | None:
+        """The app's state backend when it is pynenc-sqlite's on this very database."""
+        state = self.app.state_backend
+        if isinstance(state, PynencSQLiteStateBackend) and state.database is self.database:
+            return state
+        return None
 
     def get_invocation_status(self, invocation_id: "InvocationId") -> InvocationStatus:
         """The stored status.

@@ -13,7 +13,7 @@ from pynenc.invocation.status import (
 )
 
 from pynenc_sqlite.database import NOW_SQL
-from pynenc_sqlite.orchestrator.rows import AppRows, placeholders, status_of, utc
+from pynenc_sqlite.rows import AppRows, placeholders, status_of, utc
 from pynenc_sqlite.schema import Tables
 
 if TYPE_CHECKING:
@@ -56,39 +56,44 @@ class StatusStore:
         runner_id: str | None,
         *,
         enforce_running: bool,
+        also: Callable[[sqlite3.Connection, InvocationStatusRecord], None] | None = None,
     ) -> tuple[InvocationStatusRecord, bool]:
         """The new record, and whether running concurrency rerouted the invocation.
 
         pynenc's rules depend only on the stored status and owner. The fast path reads
         them, validates, and writes with one UPDATE that applies only while both are
         unchanged (a single statement is its own write transaction). When another
-        process changed them in between, or running concurrency must be checked, the
-        read, the check and the write run in one ``BEGIN IMMEDIATE`` transaction.
+        process changed them in between, or running concurrency must be checked, or
+        ``also`` must write with the new record in the same transaction (its history
+        entry), the read, the check and the writes run in one ``BEGIN IMMEDIATE``
+        transaction.
 
         :raises KeyError: the invocation is not registered in this app.
         :raises InvocationStatusTransitionError: the status rules forbid it.
         :raises InvocationStatusOwnershipError: the ownership rules forbid it.
         """
         database = self.rows.database
-        with database.translate_errors():
-            current, task_id = self._read(database.connection(), invocation_id)
-        checks_running = (
-            enforce_running
-            and current.status == InvocationStatus.PENDING
-            and self.task_of(task_id).conf.running_concurrency != ConcurrencyControlType.DISABLED
-        )
-        if not checks_running:
-            record = status_record_transition(current, status, runner_id)
-            stamped = database.write_one(
-                _SET_STATUS_IF_UNCHANGED,
-                (
-                    *self._values(record, invocation_id),
-                    current.status.value,
-                    current.runner_id,
-                ),
+        if also is None:
+            with database.translate_errors():
+                current, task_id = self._read(database.connection(), invocation_id)
+            checks_running = (
+                enforce_running
+                and current.status == InvocationStatus.PENDING
+                and self.task_of(task_id).conf.running_concurrency
+                != ConcurrencyControlType.DISABLED
             )
-            if stamped:
-                return _stamped(record, stamped), False
+            if not checks_running:
+                record = status_record_transition(current, status, runner_id)
+                stamped = database.write_one(
+                    _SET_STATUS_IF_UNCHANGED,
+                    (
+                        *self._values(record, invocation_id),
+                        current.status.value,
+                        current.runner_id,
+                    ),
+                )
+                if stamped:
+                    return _stamped(record, stamped), False
         with database.write() as tx:
             current, task_id = self._read(tx, invocation_id)
             blocked = (
@@ -100,7 +105,10 @@ class StatusStore:
                 current, InvocationStatus.REROUTED if blocked else status, runner_id
             )
             stamped = tx.execute(_SET_STATUS, self._values(record, invocation_id)).fetchall()
-        return _stamped(record, stamped), blocked
+            record = _stamped(record, stamped)
+            if also is not None:
+                also(tx, record)
+        return record, blocked
 
     def _values(
         self, record: InvocationStatusRecord, invocation_id: "InvocationId"

@@ -1,4 +1,5 @@
-"""What every part of the orchestrator shares: its app's rows, and how values are stored."""
+"""One app's rows in a shared database file, and how values are stored: what every
+component shares."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
 
 from pynenc_sqlite.database import Database
+from pynenc_sqlite.schema import Tables
 
 _STATUS_BY_VALUE = {status.value: status for status in InvocationStatus}
 
@@ -20,6 +22,16 @@ class AppRows:
     database: Database
     app_key: int
     app_id: str
+
+    @classmethod
+    def of_app(cls, database: Database, app_id: str) -> "AppRows":
+        """The rows of ``app_id``, registering the app in the file on first use."""
+        with database.write() as tx:
+            tx.execute(f"INSERT OR IGNORE INTO {Tables.APPS} (app_id) VALUES (?)", (app_id,))
+            (key,) = tx.execute(
+                f"SELECT app_key FROM {Tables.APPS} WHERE app_id = ?", (app_id,)
+            ).fetchone()
+        return cls(database, int(key), app_id)
 
     def fetch(self, query: str, params: Sequence[object]) -> list[Any]:
         """Run a read-only statement and return all rows (no cursor stays open)."""
