@@ -1,5 +1,7 @@
 """pynenc-sqlite: SQLite components for pynenc, shared by the processes of one host."""
 
+from pynenc_sqlite.broker.sqlite_broker import PynencSQLiteBroker
+from pynenc_sqlite.client_data_store.sqlite_client_data_store import PynencSQLiteClientDataStore
 from pynenc_sqlite.conf.config_database import (
     ConfigPynencSQLite,
     JournalMode,
@@ -32,6 +34,8 @@ __all__ = [
     "DatabaseFullError",
     "DatabaseLockedError",
     "JournalMode",
+    "PynencSQLiteBroker",
+    "PynencSQLiteClientDataStore",
     "PynencSQLiteOrchestrator",
     "PynencSQLiteStateBackend",
     "SQLiteBlockingControl",

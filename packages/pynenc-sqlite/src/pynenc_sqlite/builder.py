@@ -3,6 +3,8 @@
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pynenc_sqlite.broker.sqlite_broker import PynencSQLiteBroker
+from pynenc_sqlite.client_data_store.sqlite_client_data_store import PynencSQLiteClientDataStore
 from pynenc_sqlite.conf.config_database import (
     SHARED_SECTION,
     ConfigPynencSQLite,
@@ -66,15 +68,20 @@ sqlite_orchestrator = _selector(
 sqlite_stack = _selector(
     ConfigPynencSQLite,
     SHARED_SECTION,
-    {"orchestrator_cls": PynencSQLiteOrchestrator, "state_backend_cls": PynencSQLiteStateBackend},
-    """Use every pynenc-sqlite component, in one file: the orchestrator and the state
-    backend (the broker, trigger and client data store stay as chosen before, for
-    example pynenc's with ``.sqlite(other_path)``). Bad values fail here.
+    {
+        "orchestrator_cls": PynencSQLiteOrchestrator,
+        "state_backend_cls": PynencSQLiteStateBackend,
+        "broker_cls": PynencSQLiteBroker,
+        "client_data_store_cls": PynencSQLiteClientDataStore,
+    },
+    """Use every pynenc-sqlite component, in one file: orchestrator, state backend,
+    broker and client data store (the trigger stays as chosen before, for example
+    pynenc's with ``.sqlite(other_path)``). Bad values fail here.
 
     The settings go to the shared ``pynencsqlite`` section; ``sqlite_db_path``
-    defaults as for ``sqlite_orchestrator``. The two components share one database
-    (one connection per thread), and a status change and its history entry are
-    written in one transaction.
+    defaults as for ``sqlite_orchestrator``. The components share one database (one
+    connection per thread), and a status change and its history entry are written in
+    one transaction.
     """,
 )
 

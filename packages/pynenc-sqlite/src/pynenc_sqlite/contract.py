@@ -61,7 +61,7 @@ BACKEND = description(os.environ.get("PYNENC_SQLITE_JOURNAL_MODE", "wal"))
 
 def stack(journal_mode: str) -> BackendDescription:
     """Every pynenc-sqlite component in one file in ``journal_mode``; pynenc's SQLite
-    components for the rest, in a file of their own."""
+    trigger in a file of its own."""
     return _described(
         f"pynenc-sqlite stack ({journal_mode})",
         lambda builder, workdir: builder.sqlite_stack(

@@ -4,13 +4,17 @@ component shares."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
 
+from pynenc_sqlite.conf.config_database import ConfigPynencSQLite, DatabaseSettings
 from pynenc_sqlite.database import Database
 from pynenc_sqlite.schema import Tables
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
 
 _STATUS_BY_VALUE = {status.value: status for status in InvocationStatus}
 
@@ -41,6 +45,40 @@ class AppRows:
     def unknown(self, invocation_id: str) -> KeyError:
         """The error for an invocation that this app did not register."""
         return KeyError(f"invocation {invocation_id!r} is not registered in app {self.app_id!r}")
+
+
+def open_rows(app: "Pynenc", conf: ConfigPynencSQLite) -> AppRows:
+    """A component's rows of ``app``, on the database of the app's orchestrator when it
+    is pynenc-sqlite's on the same file with the same settings (so that they write in
+    one transaction), else on a database of its own.
+
+    :raises SQLiteConfigurationError: a setting in ``conf`` is not valid.
+    """
+    settings = DatabaseSettings.from_config(conf, app.app_id)
+    database = getattr(app.orchestrator, "database", None)
+    if not isinstance(database, Database) or database.settings != settings:
+        database = Database(settings)
+    return AppRows.of_app(database, app.app_id)
+
+
+class OnDatabase:
+    """What a component on the database layer exposes: its database, file and close()."""
+
+    rows: AppRows
+
+    @property
+    def database(self) -> Database:
+        """The database this component writes to."""
+        return self.rows.database
+
+    @property
+    def sqlite_db_path(self) -> str:
+        """Path of the database file."""
+        return str(self.rows.database.settings.path)
+
+    def close(self) -> None:
+        """Close this process's connections; the next call opens new ones."""
+        self.rows.database.close()
 
 
 def placeholders(values: Sequence[object]) -> str:

@@ -53,8 +53,16 @@ class StateTables:
     )
 
 
+class MessageTables:
+    """Names of the broker's and the client data store's tables."""
+
+    BROKER_MESSAGES: Final = "broker_messages"
+    CLIENT_DATA: Final = "client_data"
+
+
 T = Tables
 S = StateTables
+M = MessageTables
 
 #: Migration ``n`` (1-based) brings a database from ``user_version`` n-1 to n.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -214,6 +222,25 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             app_key INTEGER PRIMARY KEY,
             app_info TEXT NOT NULL
         )""",
+    ),
+    # 5: the broker's queues (highest priority first, then oldest) and the client data
+    # store.
+    (
+        f"""CREATE TABLE {M.BROKER_MESSAGES} (
+            seq INTEGER PRIMARY KEY,
+            app_key INTEGER NOT NULL,
+            queue_name TEXT NOT NULL,
+            priority REAL NOT NULL,
+            invocation_id TEXT NOT NULL
+        )""",
+        f"CREATE INDEX {M.BROKER_MESSAGES}_next ON {M.BROKER_MESSAGES}"
+        "(app_key, queue_name, priority DESC, seq)",
+        f"""CREATE TABLE {M.CLIENT_DATA} (
+            app_key INTEGER NOT NULL,
+            data_key TEXT NOT NULL,
+            data_value TEXT NOT NULL,
+            PRIMARY KEY (app_key, data_key)
+        ) WITHOUT ROWID""",
     ),
 )
 

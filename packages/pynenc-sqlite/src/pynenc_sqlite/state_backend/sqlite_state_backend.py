@@ -28,10 +28,9 @@ from pynenc.runner.runner_context import RunnerContext
 from pynenc.state_backend.base_state_backend import BaseStateBackend, InvocationHistory
 from pynenc.workflow.workflow_identity import WorkflowIdentity
 
-from pynenc_sqlite.conf.config_database import DatabaseSettings, load_config
+from pynenc_sqlite.conf.config_database import load_config
 from pynenc_sqlite.conf.config_state_backend import ConfigStateBackendPynencSQLite
-from pynenc_sqlite.database import Database
-from pynenc_sqlite.rows import AppRows, invocation_ids, placeholders
+from pynenc_sqlite.rows import OnDatabase, invocation_ids, open_rows, placeholders
 from pynenc_sqlite.schema import StateTables, Tables
 
 if TYPE_CHECKING:
@@ -45,7 +44,7 @@ _RUNNER_COLUMNS = "runner_id, runner_cls, parent_runner_id, pid, hostname, threa
 _BATCH = 100
 
 
-class PynencSQLiteStateBackend(BaseStateBackend[Any, Any]):
+class PynencSQLiteStateBackend(OnDatabase, BaseStateBackend[Any, Any]):
     """Invocation state in one SQLite file shared by the processes of a host.
 
     Several apps may share the file: every row carries the app's key.
@@ -53,24 +52,13 @@ class PynencSQLiteStateBackend(BaseStateBackend[Any, Any]):
 
     def __init__(self, app: "Pynenc") -> None:
         super().__init__(app)
-        self.settings = DatabaseSettings.from_config(self.conf, app.app_id)
-        self.database = _database_of(app, self.settings)
-        self.rows = AppRows.of_app(self.database, app.app_id)
+        self.rows = open_rows(app, self.conf)
 
     @cached_property
     def conf(self) -> ConfigStateBackendPynencSQLite:
         return load_config(
             ConfigStateBackendPynencSQLite, self.app.config_values, self.app.config_filepath
         )
-
-    @property
-    def sqlite_db_path(self) -> str:
-        """Path of the database file."""
-        return str(self.settings.path)
-
-    def close(self) -> None:
-        """Close this process's connections; the next call opens new ones."""
-        self.database.close()
 
     def _write(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
         """One statement per row, in one write transaction."""
@@ -485,13 +473,3 @@ class PynencSQLiteStateBackend(BaseStateBackend[Any, Any]):
             except sqlite3.OperationalError:  # not a pynenc-sqlite database
                 return {}
         return {app_id: AppInfo.from_json(info) for app_id, info in found}
-
-
-def _database_of(app: "Pynenc", settings: DatabaseSettings) -> Database:
-    """The database of the app's orchestrator when it is ours on the same file with the
-    same settings (so that both can write in one transaction), else a new one."""
-    orchestrator = app.orchestrator
-    same: Database | None = getattr(orchestrator, "database", None)
-    if isinstance(same, Database) and same.settings == settings:
-        return same
-    return Database(settings)

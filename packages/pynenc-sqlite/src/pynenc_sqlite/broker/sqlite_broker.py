@@ -1,0 +1,91 @@
+"""A pynenc broker on SQLite for several processes on one host.
+
+Selected in pynenc's config as ``PynencSQLiteBroker`` (pynenc has its own
+``SQLiteBroker``). Each queue is a table's rows ordered by priority (highest first),
+then by the order they were routed; taking the next message is one statement, so two
+processes never take the same one.
+"""
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from pynenc.broker.base_broker import BaseBroker
+from pynenc.identifiers.invocation_id import InvocationId
+
+from pynenc_sqlite.conf.config_broker import ConfigBrokerPynencSQLite
+from pynenc_sqlite.conf.config_database import load_config
+from pynenc_sqlite.rows import OnDatabase, open_rows, placeholders
+from pynenc_sqlite.schema import MessageTables
+
+if TYPE_CHECKING:
+    from pynenc.app import Pynenc
+
+__all__ = ["PynencSQLiteBroker"]
+
+_MESSAGES = MessageTables.BROKER_MESSAGES
+
+
+class PynencSQLiteBroker(OnDatabase, BaseBroker):
+    """Queues of invocation ids in one SQLite file shared by the processes of a host."""
+
+    def __init__(self, app: "Pynenc") -> None:
+        super().__init__(app)
+        self.rows = open_rows(app, self.conf)
+
+    @cached_property
+    def conf(self) -> ConfigBrokerPynencSQLite:
+        return load_config(
+            ConfigBrokerPynencSQLite, self.app.config_values, self.app.config_filepath
+        )
+
+    def _route_invocation(
+        self, invocation_id: "InvocationId", queue_name: str, priority: float
+    ) -> None:
+        self._route_invocations([invocation_id], queue_name, priority)
+
+    def _route_invocations(
+        self, invocation_ids: Sequence["InvocationId"], queue_name: str, priority: float
+    ) -> None:
+        """One message per invocation, in one transaction."""
+        if not invocation_ids:
+            return
+        key = self.rows.app_key
+        with self.database.write() as tx:
+            tx.executemany(
+                f"INSERT INTO {_MESSAGES} (app_key, queue_name, priority, invocation_id) "
+                "VALUES (?, ?, ?, ?)",
+                [(key, queue_name, priority, invocation_id) for invocation_id in invocation_ids],
+            )
+
+    def retrieve_invocation(self, queue_name: str | None = None) -> "InvocationId | None":
+        """Take the next message of the queue (the first configured queue by default):
+        highest priority first, then oldest. The look-up and the delete are one
+        statement, so a message goes to one caller only."""
+        queue = self.conf.queues[0] if queue_name is None else queue_name
+        self._validate_queue_names((queue,))
+        taken = self.database.write_one(
+            f"""DELETE FROM {_MESSAGES} WHERE seq = (
+                    SELECT seq FROM {_MESSAGES} WHERE app_key = ? AND queue_name = ?
+                    ORDER BY priority DESC, seq LIMIT 1)
+                RETURNING invocation_id""",
+            (self.rows.app_key, queue),
+        )
+        return InvocationId(taken[0][0]) if taken else None
+
+    def count_invocations(self, queue_names: Sequence[str] | None = None) -> int:
+        """Messages waiting in the queues (every configured queue by default)."""
+        queues = tuple(self.conf.queues if queue_names is None else queue_names)
+        self._validate_queue_names(queues)
+        if not queues:
+            return 0
+        ((count,),) = self.rows.fetch(
+            f"SELECT COUNT(*) FROM {_MESSAGES} "
+            f"WHERE app_key = ? AND queue_name IN ({placeholders(queues)})",
+            (self.rows.app_key, *queues),
+        )
+        return int(count)
+
+    def purge(self) -> None:
+        """Remove every message of this app; other apps in the same file are untouched."""
+        self.database.write_one(f"DELETE FROM {_MESSAGES} WHERE app_key = ?", (self.rows.app_key,))
