@@ -2,8 +2,8 @@
 
 Selected in pynenc's config as ``PynencSQLiteBroker`` (pynenc has its own
 ``SQLiteBroker``). Each queue is a table's rows ordered by priority (highest first),
-then by the order they were routed; taking the next message is one statement, so two
-processes never take the same one.
+then by the order they were routed; a message is deleted by its key when taken, so two
+processes never take the same one, and polling an empty queue only reads.
 """
 
 from collections.abc import Sequence
@@ -60,18 +60,25 @@ class PynencSQLiteBroker(OnDatabase, BaseBroker):
 
     def retrieve_invocation(self, queue_name: str | None = None) -> "InvocationId | None":
         """Take the next message of the queue (the first configured queue by default):
-        highest priority first, then oldest. The look-up and the delete are one
-        statement, so a message goes to one caller only."""
+        highest priority first, then oldest.
+
+        The next message is read without the write lock, so that runners polling an
+        empty queue never wait for each other; it is then deleted by its key, which one
+        caller only can do. A caller that lost that race looks again.
+        """
         queue = self.conf.queues[0] if queue_name is None else queue_name
         self._validate_queue_names((queue,))
-        taken = self.database.write_one(
-            f"""DELETE FROM {_MESSAGES} WHERE seq = (
-                    SELECT seq FROM {_MESSAGES} WHERE app_key = ? AND queue_name = ?
-                    ORDER BY priority DESC, seq LIMIT 1)
-                RETURNING invocation_id""",
+        while found := self.rows.fetch(
+            f"SELECT seq, invocation_id FROM {_MESSAGES} WHERE app_key = ? AND queue_name = ? "
+            "ORDER BY priority DESC, seq LIMIT 1",
             (self.rows.app_key, queue),
-        )
-        return InvocationId(taken[0][0]) if taken else None
+        ):
+            seq, invocation_id = found[0]
+            if self.database.write_one(
+                f"DELETE FROM {_MESSAGES} WHERE seq = ? RETURNING seq", (seq,)
+            ):
+                return InvocationId(invocation_id)
+        return None
 
     def count_invocations(self, queue_names: Sequence[str] | None = None) -> int:
         """Messages waiting in the queues (every configured queue by default)."""
