@@ -63,19 +63,24 @@ class PynencSQLiteBroker(OnDatabase, BaseBroker):
         highest priority first, then oldest.
 
         The next message is read without the write lock, so that runners polling an
-        empty queue never wait for each other; it is then deleted by its key, which one
-        caller only can do. A caller that lost that race looks again.
+        empty queue never wait for each other; then it is deleted, which one caller only
+        can do. The delete matches the whole message, not only its key: SQLite reuses the
+        key of a deleted last row, so a key read before may name a newer message by the
+        time it is deleted. A caller that lost the race looks again.
         """
         queue = self.conf.queues[0] if queue_name is None else queue_name
         self._validate_queue_names((queue,))
+        key = self.rows.app_key
         while found := self.rows.fetch(
             f"SELECT seq, invocation_id FROM {_MESSAGES} WHERE app_key = ? AND queue_name = ? "
             "ORDER BY priority DESC, seq LIMIT 1",
-            (self.rows.app_key, queue),
+            (key, queue),
         ):
             seq, invocation_id = found[0]
             if self.database.write_one(
-                f"DELETE FROM {_MESSAGES} WHERE seq = ? RETURNING seq", (seq,)
+                f"DELETE FROM {_MESSAGES} WHERE seq = ? AND app_key = ? AND queue_name = ? "
+                "AND invocation_id = ? RETURNING seq",
+                (seq, key, queue, invocation_id),
             ):
                 return InvocationId(invocation_id)
         return None
