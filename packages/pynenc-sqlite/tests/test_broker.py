@@ -1,8 +1,10 @@
 """pynenc-sqlite's broker beyond pynenc's own suite (``nox -s pynenc_suites``): processes
 racing for messages, priorities, apps sharing a file."""
 
+from collections.abc import Sequence
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import JOURNAL_MODE, build_stack_app
@@ -11,8 +13,6 @@ from pynenc.identifiers.invocation_id import InvocationId
 from pynenc_contract.workers import run_workers
 from pynenc_sqlite import PynencSQLiteBroker
 from pynenc_sqlite.contract import stack
-
-pytestmark = pytest.mark.crossprocess
 
 MESSAGES = 400
 PROCESSES = 4
@@ -36,6 +36,7 @@ def _take_until_empty(workdir: str, barrier: Barrier) -> list[str]:
     return taken
 
 
+@pytest.mark.crossprocess
 @pytest.mark.timeout(300)
 def test_processes_racing_for_messages_each_take_different_ones(tmp_path: Path) -> None:
     """Every routed message is taken exactly once, by one of the racing processes."""
@@ -65,3 +66,27 @@ def test_the_stack_routes_and_stores_client_data_on_its_one_database(tmp_path: P
     database = app.orchestrator.database  # type: ignore[attr-defined]
     assert app.broker.database is database  # type: ignore[attr-defined]
     assert app.client_data_store.database is database  # type: ignore[attr-defined]
+
+
+def test_a_message_taken_in_between_is_not_confused_with_one_reusing_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between one taker's read and its delete, another process takes the message and
+    a reroute routes a new one, which SQLite gives the freed key: the first taker must
+    take the new message, not delete it while returning the old one (lost, and twice)."""
+    ours, other = _broker(APP_ID, tmp_path), _broker(APP_ID, tmp_path)
+    queue = ours.conf.queues[0]
+    ours._route_invocations([InvocationId("first")], queue, 0.0)
+    taken_in_between: list[InvocationId | None] = []
+    delete = ours.database.write_one
+
+    def other_process_first(statement: str, params: Sequence[object]) -> list[Any]:
+        if not taken_in_between:
+            taken_in_between.append(other.retrieve_invocation())
+            other._route_invocations([InvocationId("second")], queue, 0.0)
+        return delete(statement, params)
+
+    monkeypatch.setattr(ours.database, "write_one", other_process_first)
+    assert ours.retrieve_invocation() == "second"
+    assert taken_in_between == ["first"]
+    assert ours.count_invocations() == 0
