@@ -1,9 +1,8 @@
 """pynenc's own reusable suites (``pynenc_tests``) against pynenc-sqlite's components.
 
 Each suite takes its app from the ``app_instance`` fixture; here it is the app of
-``pynenc_sqlite.contract:STACK`` (every pynenc-sqlite component in one file, pynenc's
-SQLite for the other components). Run with pynenc_tests' fixtures as plugins
-(``nox -s pynenc_suites``)::
+``pynenc_sqlite.contract:STACK`` (every pynenc-sqlite component in one file). Run
+with pynenc_tests' fixtures as plugins (``nox -s pynenc_suites``)::
 
     pytest packages/pynenc-sqlite/pynenc_suites -p pynenc_tests.conftest \\
         -p pynenc_tests.integration.orchestrator.conftest

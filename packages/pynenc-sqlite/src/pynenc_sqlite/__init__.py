@@ -9,6 +9,7 @@ from pynenc_sqlite.conf.config_database import (
     default_database_path,
 )
 from pynenc_sqlite.conf.config_orchestrator import ConfigOrchestratorPynencSQLite
+from pynenc_sqlite.conf.config_trigger import ConfigTriggerPynencSQLite
 from pynenc_sqlite.exceptions import (
     DatabaseFileError,
     DatabaseFullError,
@@ -25,11 +26,13 @@ from pynenc_sqlite.orchestrator.sqlite_orchestrator import (
 )
 from pynenc_sqlite.schema import SCHEMA_VERSION
 from pynenc_sqlite.state_backend.sqlite_state_backend import PynencSQLiteStateBackend
+from pynenc_sqlite.trigger.sqlite_trigger import PynencSQLiteTrigger
 
 __all__ = [
     "SCHEMA_VERSION",
     "ConfigOrchestratorPynencSQLite",
     "ConfigPynencSQLite",
+    "ConfigTriggerPynencSQLite",
     "DatabaseFileError",
     "DatabaseFullError",
     "DatabaseLockedError",
@@ -38,6 +41,7 @@ __all__ = [
     "PynencSQLiteClientDataStore",
     "PynencSQLiteOrchestrator",
     "PynencSQLiteStateBackend",
+    "PynencSQLiteTrigger",
     "SQLiteBlockingControl",
     "SQLiteConfigurationError",
     "SQLiteOrchestrator",

@@ -1,7 +1,7 @@
 """Builder methods that pynenc's ``PynencBuilder`` gains when this package is installed."""
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pynenc_sqlite.broker.sqlite_broker import PynencSQLiteBroker
 from pynenc_sqlite.client_data_store.sqlite_client_data_store import PynencSQLiteClientDataStore
@@ -14,6 +14,7 @@ from pynenc_sqlite.conf.config_database import (
 from pynenc_sqlite.conf.config_orchestrator import CONFIG_SECTION, ConfigOrchestratorPynencSQLite
 from pynenc_sqlite.orchestrator.sqlite_orchestrator import PynencSQLiteOrchestrator
 from pynenc_sqlite.state_backend.sqlite_state_backend import PynencSQLiteStateBackend
+from pynenc_sqlite.trigger.sqlite_trigger import PynencSQLiteTrigger
 
 if TYPE_CHECKING:
     from pynenc.builder import PynencBuilder
@@ -47,7 +48,16 @@ def _selector(
         file_mode: str = "0600",
         wal_autocheckpoint_pages: int = 1000,
     ) -> "PynencBuilder":
-        _set_section(builder, config_class, section, _database_values(locals()))
+        values: dict[str, object] = {
+            "journal_mode": journal_mode,
+            "synchronous": synchronous,
+            "busy_timeout_seconds": busy_timeout_seconds,
+            "file_mode": file_mode,
+            "wal_autocheckpoint_pages": wal_autocheckpoint_pages,
+        }
+        if sqlite_db_path is not None:
+            values["sqlite_db_path"] = str(sqlite_db_path)
+        _set_section(builder, config_class, section, values)
         builder._config.update({key: cls.__name__ for key, cls in classes.items()})
         return builder
 
@@ -73,10 +83,10 @@ sqlite_stack = _selector(
         "state_backend_cls": PynencSQLiteStateBackend,
         "broker_cls": PynencSQLiteBroker,
         "client_data_store_cls": PynencSQLiteClientDataStore,
+        "trigger_cls": PynencSQLiteTrigger,
     },
     """Use every pynenc-sqlite component, in one file: orchestrator, state backend,
-    broker and client data store (the trigger stays as chosen before, for example
-    pynenc's with ``.sqlite(other_path)``). Bad values fail here.
+    broker, client data store and trigger. Bad values fail here.
 
     The settings go to the shared ``pynencsqlite`` section; ``sqlite_db_path``
     defaults as for ``sqlite_orchestrator``. The components share one database (one
@@ -84,16 +94,6 @@ sqlite_stack = _selector(
     one transaction.
     """,
 )
-
-
-def _database_values(arguments: dict[str, Any]) -> dict[str, object]:
-    """The database settings among a builder method's arguments (the path when given)."""
-    names = ConfigPynencSQLite.__dict__.keys() | {"sqlite_db_path"}
-    return {
-        name: str(value) if name == "sqlite_db_path" else value
-        for name, value in arguments.items()
-        if name in names and value is not None
-    }
 
 
 def _set_section(

@@ -60,8 +60,7 @@ BACKEND = description(os.environ.get("PYNENC_SQLITE_JOURNAL_MODE", "wal"))
 
 
 def stack(journal_mode: str) -> BackendDescription:
-    """Every pynenc-sqlite component in one file in ``journal_mode``; pynenc's SQLite
-    trigger in a file of its own."""
+    """Every pynenc-sqlite component in one file in ``journal_mode``."""
     return _described(
         f"pynenc-sqlite stack ({journal_mode})",
         lambda builder, workdir: builder.sqlite_stack(

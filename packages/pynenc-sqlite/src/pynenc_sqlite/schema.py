@@ -60,9 +60,39 @@ class MessageTables:
     CLIENT_DATA: Final = "client_data"
 
 
+class TriggerTables:
+    """Names of the trigger's tables."""
+
+    CONDITIONS: Final = "trigger_conditions"
+    SOURCE_TASK_CONDITIONS: Final = "trigger_source_task_conditions"
+    DEFINITIONS: Final = "trigger_definitions"
+    DEFINITION_CONDITIONS: Final = "trigger_definition_conditions"
+    VALID_CONDITIONS: Final = "trigger_valid_conditions"
+    RUN_CLAIMS: Final = "trigger_run_claims"
+    EVENTS: Final = "trigger_events"
+    EVENT_INVOCATIONS: Final = "trigger_event_invocations"
+    RUNS: Final = "trigger_runs"
+    RUN_LINKS: Final = "trigger_run_links"
+
+    #: Tables holding per-app rows, emptied by the trigger's ``purge``.
+    APP_SCOPED: Final = (
+        CONDITIONS,
+        SOURCE_TASK_CONDITIONS,
+        DEFINITIONS,
+        DEFINITION_CONDITIONS,
+        VALID_CONDITIONS,
+        RUN_CLAIMS,
+        EVENTS,
+        EVENT_INVOCATIONS,
+        RUNS,
+        RUN_LINKS,
+    )
+
+
 T = Tables
 S = StateTables
 M = MessageTables
+G = TriggerTables
 
 #: Migration ``n`` (1-based) brings a database from ``user_version`` n-1 to n.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -241,6 +271,101 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             data_value TEXT NOT NULL,
             PRIMARY KEY (app_key, data_key)
         ) WITHOUT ROWID""",
+    ),
+    # 6: the trigger's conditions and definitions, the conditions found valid, claims
+    # of trigger runs, and the monitoring records of events and trigger runs (with a
+    # run's links: the events, source invocations and valid conditions it names).
+    # Times to filter or order by are seconds since the epoch; a cron's last execution
+    # is whole microseconds, so that comparing it with an expected value is exact.
+    (
+        f"""CREATE TABLE {G.CONDITIONS} (
+            app_key INTEGER NOT NULL,
+            condition_id TEXT NOT NULL,
+            condition_json TEXT NOT NULL,
+            last_cron_execution_us INTEGER,
+            PRIMARY KEY (app_key, condition_id)
+        ) WITHOUT ROWID""",
+        f"""CREATE TABLE {G.SOURCE_TASK_CONDITIONS} (
+            app_key INTEGER NOT NULL,
+            task_id TEXT NOT NULL,
+            condition_id TEXT NOT NULL,
+            PRIMARY KEY (app_key, task_id, condition_id)
+        ) WITHOUT ROWID""",
+        f"""CREATE TABLE {G.DEFINITIONS} (
+            app_key INTEGER NOT NULL,
+            trigger_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            logic TEXT NOT NULL,
+            argument_provider_json TEXT,
+            PRIMARY KEY (app_key, trigger_id)
+        ) WITHOUT ROWID""",
+        f"CREATE INDEX {G.DEFINITIONS}_task ON {G.DEFINITIONS}(app_key, task_id)",
+        f"""CREATE TABLE {G.DEFINITION_CONDITIONS} (
+            app_key INTEGER NOT NULL,
+            trigger_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            condition_id TEXT NOT NULL,
+            PRIMARY KEY (app_key, trigger_id, position)
+        ) WITHOUT ROWID""",
+        f"CREATE INDEX {G.DEFINITION_CONDITIONS}_condition "
+        f"ON {G.DEFINITION_CONDITIONS}(app_key, condition_id)",
+        f"""CREATE TABLE {G.VALID_CONDITIONS} (
+            app_key INTEGER NOT NULL,
+            valid_condition_id TEXT NOT NULL,
+            valid_condition_json TEXT NOT NULL,
+            PRIMARY KEY (app_key, valid_condition_id)
+        ) WITHOUT ROWID""",
+        f"""CREATE TABLE {G.RUN_CLAIMS} (
+            app_key INTEGER NOT NULL,
+            trigger_run_id TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            PRIMARY KEY (app_key, trigger_run_id)
+        ) WITHOUT ROWID""",
+        f"""CREATE TABLE {G.EVENTS} (
+            app_key INTEGER NOT NULL,
+            event_id TEXT NOT NULL,
+            event_code TEXT NOT NULL,
+            ts REAL NOT NULL,
+            matched INTEGER NOT NULL,
+            triggered INTEGER NOT NULL,
+            emitted_by_invocation_id TEXT,
+            emitted_by_task_id TEXT,
+            emitted_by_runner_context_id TEXT,
+            event_json TEXT NOT NULL,
+            PRIMARY KEY (app_key, event_id)
+        ) WITHOUT ROWID""",
+        f"CREATE INDEX {G.EVENTS}_time ON {G.EVENTS}(app_key, ts)",
+        f"CREATE INDEX {G.EVENTS}_code ON {G.EVENTS}(app_key, event_code, ts)",
+        f"CREATE INDEX {G.EVENTS}_emitter ON {G.EVENTS}(app_key, emitted_by_invocation_id)",
+        f"""CREATE TABLE {G.EVENT_INVOCATIONS} (
+            seq INTEGER PRIMARY KEY,
+            app_key INTEGER NOT NULL,
+            event_id TEXT NOT NULL,
+            invocation_id TEXT NOT NULL,
+            trigger_run_id TEXT,
+            UNIQUE (app_key, event_id, invocation_id)
+        )""",
+        f"""CREATE TABLE {G.RUNS} (
+            app_key INTEGER NOT NULL,
+            trigger_run_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            executed_at REAL,
+            claimed_at REAL,
+            triggered_invocation_id TEXT,
+            atomic_service_run_id TEXT,
+            run_json TEXT NOT NULL,
+            PRIMARY KEY (app_key, trigger_run_id)
+        ) WITHOUT ROWID""",
+        f"CREATE INDEX {G.RUNS}_time ON {G.RUNS}(app_key, executed_at)",
+        f"CREATE INDEX {G.RUNS}_invocation ON {G.RUNS}(app_key, triggered_invocation_id)",
+        f"""CREATE TABLE {G.RUN_LINKS} (
+            app_key INTEGER NOT NULL,
+            trigger_run_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('event', 'source', 'valid')),
+            ref TEXT NOT NULL,
+            PRIMARY KEY (app_key, trigger_run_id, kind, ref)
+        ) WITHOUT ROWID""",
+        f"CREATE INDEX {G.RUN_LINKS}_ref ON {G.RUN_LINKS}(app_key, kind, ref)",
     ),
 )
 

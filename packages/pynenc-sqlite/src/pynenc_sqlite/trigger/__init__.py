@@ -1,0 +1,1 @@
+"""pynenc-sqlite's trigger."""
