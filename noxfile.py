@@ -83,6 +83,21 @@ def coverage_env(session: nox.Session) -> dict[str, str]:
     }
 
 
+def pytest_with_coverage(
+    session: nox.Session, *args: str, env: dict[str, str] | None = None
+) -> None:
+    """``pytest *args`` under coverage, into this cell's data file (see coverage_env)."""
+    session.run(
+        "coverage",
+        "run",
+        "-m",
+        "pytest",
+        *args,
+        *session.posargs,
+        env={**coverage_env(session), **(env or {})},
+    )
+
+
 @nox.session(python=PYTHONS[0], tags=["ci", "quick"])
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
@@ -126,25 +141,20 @@ def tests(session: nox.Session, journal_mode: str) -> None:
     and the profile breakdown) run in the wal cells only.
     """
     install(session, "test")
-    env = {**coverage_env(session), "PYNENC_SQLITE_JOURNAL_MODE": journal_mode}
     bench_tests = (
         ["benchmarks/test_query_plans.py", "benchmarks/test_bench_profile.py"]
         if journal_mode == "wal"
         else []
     )
-    session.run(
-        "coverage",
-        "run",
-        "-m",
-        "pytest",
+    pytest_with_coverage(
+        session,
         "packages/pynenc-sqlite/tests",
         *bench_tests,
         "-n",
         "2",
         "-m",
         "not slow",
-        *session.posargs,
-        env=env,
+        env={"PYNENC_SQLITE_JOURNAL_MODE": journal_mode},
     )
 
 
@@ -153,11 +163,8 @@ def pynenc_suites(session: nox.Session) -> None:
     """pynenc's own reusable suites (``pynenc_tests``) against our components (coverage
     counts them)."""
     install(session, "test")
-    session.run(
-        "coverage",
-        "run",
-        "-m",
-        "pytest",
+    pytest_with_coverage(
+        session,
         "packages/pynenc-sqlite/pynenc_suites",
         "-p",
         "pynenc_tests.conftest",
@@ -165,8 +172,8 @@ def pynenc_suites(session: nox.Session) -> None:
         "pynenc_tests.integration.orchestrator.conftest",
         "-p",
         "no:cacheprovider",
-        *session.posargs,
-        env=coverage_env(session),
+        "-n",
+        "2",
     )
 
 
@@ -220,9 +227,6 @@ def contract(session: nox.Session, backend: str) -> None:
     """
     described = install_backend(session, backend, "test")
     report = RESULTS_DIR / "contract" / cell_name(session)
-    ours = backend.startswith("sqlite-")
-    # Coverage measures ours; tracing another backend's run would only slow it down.
-    runner = ("coverage", "run", "-m", "pytest") if ours else ("python", "-m", "pytest")
     args = [
         "--pyargs",
         "pynenc_contract.suite",
@@ -234,10 +238,13 @@ def contract(session: nox.Session, backend: str) -> None:
         "-rfE",
         "-p",
         "no:cacheprovider",
-        *session.posargs,
     ]
     with services_for(session, described) as service_env, session.chdir(ROOT / "contract_tests"):
-        session.run(*runner, *args, env={**coverage_env(session), **service_env})
+        # Coverage measures ours; tracing another backend's run would only slow it down.
+        if backend.startswith("sqlite-"):
+            pytest_with_coverage(session, *args, env=service_env)
+        else:
+            session.run("python", "-m", "pytest", *args, *session.posargs, env=service_env)
     # The backend x clause matrix of every cell run so far (each cell adds its column).
     session.run("python", "-m", "pynenc_contract", "matrix", str(RESULTS_DIR / "contract"))
 
@@ -267,19 +274,7 @@ def contract_selftest(session: nox.Session) -> None:
     """The contract's own tests: completeness, CONTRACT.md, broken orchestrators caught
     (each on the suite modules of its clauses)."""
     install(session, "test")
-    session.run(
-        "coverage",
-        "run",
-        "-m",
-        "pytest",
-        "contract_tests/tests",
-        "-n",
-        "2",
-        "-m",
-        "not slow",
-        *session.posargs,
-        env=coverage_env(session),
-    )
+    pytest_with_coverage(session, "contract_tests/tests", "-n", "2", "-m", "not slow")
 
 
 @nox.session(python=PYTHONS[0], default=False)

@@ -168,7 +168,7 @@ def check_journal_mode(env: Records) -> Check | None:
         seen = {"persist"} if journal.stat().st_size else {"truncate"}
     else:
         seen = {"delete", "memory"}
-    wanted = orchestrator.settings.journal_mode.value
+    wanted = orchestrator.database.settings.journal_mode.value
     return Check(
         f"orchestrator file in journal mode {wanted}",
         wanted in seen,

@@ -78,7 +78,7 @@ def test_builder_settings_reach_the_orchestrator(
         journal_mode="truncate", synchronous="full", busy_timeout_seconds=2.5, file_mode="0640"
     ).orchestrator
     assert isinstance(orchestrator, PynencSQLiteOrchestrator)
-    settings = orchestrator.settings
+    settings = orchestrator.database.settings
     assert (settings.journal_mode, settings.synchronous.value) == (JournalMode.TRUNCATE, "full")
     assert (settings.busy_timeout_seconds, settings.file_mode) == (2.5, 0o640)
     assert settings.path == tmp_path / "orchestrator.sqlite3"

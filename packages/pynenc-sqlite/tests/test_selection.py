@@ -21,7 +21,8 @@ PROBE = textwrap.dedent(
     app = Pynenc(config_values={"app_id": "probe"},
                  config_filepath=os.environ.get("PROBE_CONFIG"))
     orchestrator = app.orchestrator
-    settings = getattr(orchestrator, "settings", None)
+    database = getattr(orchestrator, "database", None)
+    settings = database and database.settings
     print(json.dumps({
         "class": type(orchestrator).__module__ + "." + type(orchestrator).__name__,
         "journal_mode": settings and settings.journal_mode.value,

@@ -46,7 +46,7 @@ from pynenc_sqlite.orchestrator.blocking import SQLiteBlockingControl
 from pynenc_sqlite.orchestrator.registration import Registration
 from pynenc_sqlite.orchestrator.runners import Runners
 from pynenc_sqlite.orchestrator.status import StatusStore
-from pynenc_sqlite.rows import AppRows
+from pynenc_sqlite.rows import AppRows, OnDatabase
 from pynenc_sqlite.schema import Tables
 from pynenc_sqlite.state_backend.sqlite_state_backend import PynencSQLiteStateBackend
 
@@ -67,18 +67,18 @@ __all__ = [
 ]
 
 
-class PynencSQLiteOrchestrator(BaseOrchestrator):
+class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
     """Orchestrator state in one SQLite file shared by the processes of a host.
 
     Several apps may share the file: every row carries the app's key, and
-    look-ups and purges only see their own app.
+    look-ups and purges only see their own app. The orchestrator opens the app's
+    database; the app's other pynenc-sqlite components on the same file join it.
     """
 
     def __init__(self, app: "Pynenc") -> None:
         super().__init__(app)
-        self.settings = DatabaseSettings.from_config(self.conf, app.app_id)
-        self.database = Database(self.settings)
-        self.rows = AppRows.of_app(self.database, app.app_id)
+        database = Database(DatabaseSettings.from_config(self.conf, app.app_id))
+        self.rows = AppRows.of_app(database, app.app_id)
         self.registration = Registration(self.rows)
         self.statuses = StatusStore(self.rows, self._task)
         self.runners = Runners(self.rows)
@@ -92,11 +92,6 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
         )
 
     @property
-    def sqlite_db_path(self) -> str:
-        """Path of the database file."""
-        return str(self.settings.path)
-
-    @property
     def app_key(self) -> int:
         """This app's key in the shared database file."""
         return self.rows.app_key
@@ -104,10 +99,6 @@ class PynencSQLiteOrchestrator(BaseOrchestrator):
     @property
     def blocking_control(self) -> BaseBlockingControl:
         return self._blocking_control
-
-    def close(self) -> None:
-        """Close this process's connections; the next call opens new ones."""
-        self.database.close()
 
     def _task(self, task_id: str) -> "Task[Any, Any]":
         return self.app.get_task(TaskId.from_key(task_id))
