@@ -23,7 +23,7 @@ from pynenc_sqlite import (
     PynencSQLiteOrchestrator,
     SchemaVersionError,
 )
-from pynenc_sqlite.database import _SHARED_FIRST, _SHARED_SIZE
+from pynenc_sqlite.database import _SHARED_FIRST, _SHARED_SIZE, Database
 from pynenc_sqlite.schema import MIGRATIONS, Tables
 
 MakeApp = Callable[..., Pynenc]
@@ -142,14 +142,68 @@ def test_an_older_schema_is_migrated_keeping_its_data(make_app: MakeApp, tmp_pat
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def _connection_in_a_thread(
+    database: Database, together: threading.Barrier | None = None
+) -> tuple[threading.Thread, list[sqlite3.Connection]]:
+    """A started thread that takes a connection, then waits at ``together`` if given."""
+    seen: list[sqlite3.Connection] = []
+
+    def take() -> None:
+        seen.append(database.connection())
+        if together is not None:
+            together.wait(30)
+
+    thread = threading.Thread(target=take)
+    thread.start()
+    return thread, seen
+
+
 def test_one_kept_connection_per_thread(orchestrator: PynencSQLiteOrchestrator) -> None:
     main = orchestrator.database.connection()
     assert orchestrator.database.connection() is main
-    seen: list[sqlite3.Connection] = []
-    thread = threading.Thread(target=lambda: seen.append(orchestrator.database.connection()))
+    together = threading.Barrier(3)
+    first, first_seen = _connection_in_a_thread(orchestrator.database, together)
+    second, second_seen = _connection_in_a_thread(orchestrator.database, together)
+    together.wait(30)  # both threads hold their connections now
+    first.join()
+    second.join()
+    assert len({id(main), id(first_seen[0]), id(second_seen[0])}) == 3
+
+
+def test_a_thread_that_ends_leaves_its_connection_to_the_next(
+    orchestrator: PynencSQLiteOrchestrator,
+) -> None:
+    """A runner that starts a thread per task opens no connection per task."""
+    database = orchestrator.database
+    taken = []
+    for _ in range(20):
+        thread, seen = _connection_in_a_thread(database)
+        thread.join()
+        taken.append(seen[0])
+    assert len({id(conn) for conn in taken}) == 1
+    assert taken[0] is not database.connection()
+
+
+def test_a_thread_that_ends_in_a_transaction_leaves_nothing_of_it(
+    orchestrator: PynencSQLiteOrchestrator,
+) -> None:
+    database = orchestrator.database
+
+    def write_without_commit() -> None:
+        conn = database.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(f"INSERT INTO {Tables.APPS} (app_id) VALUES ('uncommitted')")
+
+    thread = threading.Thread(target=write_without_commit)
     thread.start()
     thread.join()
-    assert seen[0] is not main
+    thread, seen = _connection_in_a_thread(database)
+    thread.join()
+    assert not seen[0].in_transaction
+    found = database.connection().execute(
+        f"SELECT COUNT(*) FROM {Tables.APPS} WHERE app_id = 'uncommitted'"
+    )
+    assert found.fetchone() == (0,)
 
 
 def test_close_then_reuse(make_app: MakeApp) -> None:

@@ -1,10 +1,12 @@
 """Kept connections to one SQLite database file, checked once and reused.
 
 One connection per process and thread, opened lazily with the configured
-PRAGMAs (never per call), never used or closed in a forked child (which opens
-its own, holding the lock SQLite believes it inherited), closed by
-:meth:`Database.close` or at interpreter exit. Writes run in ``BEGIN IMMEDIATE``
-transactions; waiting for other writers is left to SQLite's busy timeout.
+PRAGMAs (never per call); when a thread ends, its connection is kept for the next
+thread (a runner that starts a thread per task opens a handful, not one per task).
+Never used or closed in a forked child (which opens its own, holding the lock
+SQLite believes it inherited), closed by :meth:`Database.close` or at interpreter
+exit. Writes run in ``BEGIN IMMEDIATE`` transactions; waiting for other writers is
+left to SQLite's busy timeout.
 """
 
 import atexit
@@ -65,6 +67,15 @@ class _Connection(sqlite3.Connection):
     """A connection that can be referenced weakly (plain ones cannot)."""
 
 
+class _Lease:
+    """A thread's hold on a connection: when the thread ends, its thread-local data
+    goes, and with this object the connection returns to the idle ones."""
+
+    def __init__(self, conn: sqlite3.Connection, idle: list[sqlite3.Connection]) -> None:
+        self.conn = conn
+        weakref.finalize(self, idle.append, conn).atexit = False
+
+
 def _after_fork_in_child() -> None:
     """Set the parent's connections aside; this process opens its own on first use."""
     _SHARED_LOCKS.clear()  # the descriptors are inherited (and stay open), the locks are not
@@ -81,6 +92,8 @@ class Database:
     def __init__(self, settings: DatabaseSettings) -> None:
         self.settings = settings
         self._local = threading.local()
+        #: Connections of threads that ended, for the next threads to take.
+        self._idle: list[sqlite3.Connection] = []
         self._errors = _ErrorTranslation(self)
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._wal_path = f"{settings.path}-wal"
@@ -95,11 +108,22 @@ class Database:
 
     # -- connections -------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use (in a forked child too)."""
+        """This thread's connection: the one it holds, else one a thread that ended
+        left, else a new one (in a forked child too)."""
         try:
-            conn: sqlite3.Connection = self._local.conn
+            lease: _Lease = self._local.lease
         except AttributeError:
-            conn = self._local.conn = self._connect()
+            lease = self._local.lease = _Lease(self._reuse_idle() or self._connect(), self._idle)
+        return lease.conn
+
+    def _reuse_idle(self) -> sqlite3.Connection | None:
+        """A connection a thread that ended left (none in a transaction), or None."""
+        try:
+            conn = self._idle.pop()
+        except IndexError:
+            return None
+        if conn.in_transaction:  # its thread ended inside one: nothing of it commits
+            conn.rollback()
         return conn
 
     def close(self) -> None:
@@ -107,6 +131,7 @@ class Database:
         for conn in list(self._connections):
             conn.close()
         self._local = threading.local()
+        self._idle = []
 
     def _set_aside_inherited(self) -> None:
         """In a forked child: keep the parent's connections, unused, and forget them.
@@ -119,6 +144,7 @@ class Database:
             _LOCK_RECORDS_INHERITED.add(self._real_path)
         self._connections = weakref.WeakSet()
         self._local = threading.local()
+        self._idle = []
 
     def _hold_shared_lock(self) -> None:
         """Take the SHARED lock that SQLite's copied lock records say this process holds.
