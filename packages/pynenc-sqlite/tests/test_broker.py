@@ -19,8 +19,9 @@ PROCESSES = 4
 APP_ID = "broker-race"
 
 
-def _broker(app_id: str, workdir: Path) -> PynencSQLiteBroker:
-    broker = stack(JOURNAL_MODE).new_app(app_id, workdir).broker
+def _broker(app_id: str, workdir: Path, queue_timeout_sec: float = 0.1) -> PynencSQLiteBroker:
+    settings = {"broker": {"queue_timeout_sec": queue_timeout_sec}}
+    broker = stack(JOURNAL_MODE).new_app(app_id, workdir, settings).broker
     assert isinstance(broker, PynencSQLiteBroker)
     return broker
 
@@ -90,3 +91,24 @@ def test_a_message_taken_in_between_is_not_confused_with_one_reusing_its_key(
     assert ours.retrieve_invocation() == "second"
     assert taken_in_between == ["first"]
     assert ours.count_invocations() == 0
+
+
+def test_an_empty_queue_waits_for_a_message_up_to_the_queue_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller polling an empty queue pauses (instead of spinning) and takes a message
+    routed meanwhile; with a timeout of 0 it returns at once."""
+    waiting, other = _broker(APP_ID, tmp_path, queue_timeout_sec=60), _broker(APP_ID, tmp_path)
+    queue = waiting.conf.queues[0]
+    pauses: list[float] = []
+
+    def route_at_the_first_pause(seconds: float) -> None:
+        if not pauses:
+            other._route_invocations([InvocationId("routed-meanwhile")], queue, 0.0)
+        pauses.append(seconds)
+
+    monkeypatch.setattr("pynenc_sqlite.broker.sqlite_broker.time.sleep", route_at_the_first_pause)
+    assert waiting.retrieve_invocation() == "routed-meanwhile"
+    assert len(pauses) == 1
+    assert _broker(APP_ID, tmp_path, queue_timeout_sec=0).retrieve_invocation() is None
+    assert len(pauses) == 1

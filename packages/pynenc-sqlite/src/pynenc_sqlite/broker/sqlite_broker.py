@@ -2,10 +2,13 @@
 
 Selected in pynenc's config as ``PynencSQLiteBroker`` (pynenc has its own
 ``SQLiteBroker``). Each queue is a table's rows ordered by priority (highest first),
-then by the order they were routed; a message is deleted by its key when taken, so two
-processes never take the same one, and polling an empty queue only reads.
+then by the order they were routed; a message is deleted when taken, so two processes
+never take the same one. Polling an empty queue only reads, and waits for a message up
+to ``queue_timeout_sec`` as pynenc's broker setting says (pynenc's own SQLite broker
+returns at once).
 """
 
+import time
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -24,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["PynencSQLiteBroker"]
 
 _MESSAGES = MessageTables.BROKER_MESSAGES
+#: Pauses between looks at an empty queue: the first, and the longest (they double).
+_FIRST_PAUSE_SECONDS = 0.002
+_LONGEST_PAUSE_SECONDS = 0.02
 
 
 class PynencSQLiteBroker(OnDatabase, BaseBroker):
@@ -60,7 +66,27 @@ class PynencSQLiteBroker(OnDatabase, BaseBroker):
 
     def retrieve_invocation(self, queue_name: str | None = None) -> "InvocationId | None":
         """Take the next message of the queue (the first configured queue by default):
-        highest priority first, then oldest.
+        highest priority first, then oldest. When the queue is empty, wait for one up
+        to ``queue_timeout_sec`` (pynenc's broker setting, default 0.1 s), looking
+        again after pauses that double from 2 ms to 20 ms; then None.
+
+        Waiting keeps an idle poller (a PersistentProcessRunner worker polls without
+        pausing) from taking a CPU that the runners with work need.
+        """
+        queue = self.conf.queues[0] if queue_name is None else queue_name
+        self._validate_queue_names((queue,))
+        deadline = time.monotonic() + max(0.0, float(self.conf.queue_timeout_sec))
+        pause = _FIRST_PAUSE_SECONDS
+        while (taken := self._take_next(queue)) is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, _LONGEST_PAUSE_SECONDS)
+        return taken
+
+    def _take_next(self, queue: str) -> "InvocationId | None":
+        """Take the next message of ``queue`` now, or None when it is empty.
 
         The next message is read without the write lock, so that runners polling an
         empty queue never wait for each other; then it is deleted, which one caller only
@@ -68,8 +94,6 @@ class PynencSQLiteBroker(OnDatabase, BaseBroker):
         key of a deleted last row, so a key read before may name a newer message by the
         time it is deleted. A caller that lost the race looks again.
         """
-        queue = self.conf.queues[0] if queue_name is None else queue_name
-        self._validate_queue_names((queue,))
         key = self.rows.app_key
         while found := self.rows.fetch(
             f"SELECT seq, invocation_id FROM {_MESSAGES} WHERE app_key = ? AND queue_name = ? "
