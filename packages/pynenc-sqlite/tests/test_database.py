@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import JOURNAL_MODE, ForkedChild
+from conftest import JOURNAL_MODE, ForkedChild, build_stack_app
 from pynenc import Pynenc
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
@@ -204,6 +204,16 @@ def test_a_thread_that_ends_in_a_transaction_leaves_nothing_of_it(
         f"SELECT COUNT(*) FROM {Tables.APPS} WHERE app_id = 'uncommitted'"
     )
     assert found.fetchone() == (0,)
+
+
+def test_a_component_built_inside_another_components_transaction(tmp_path: Path) -> None:
+    """pynenc builds components lazily, for example the client data store when a
+    value is first serialized, which can be inside another component's write."""
+    app = build_stack_app(tmp_path)
+    database = app.orchestrator.database  # type: ignore[attr-defined]
+    with database.write():
+        store = app.client_data_store
+    assert store.database is database  # type: ignore[attr-defined]
 
 
 def test_close_then_reuse(make_app: MakeApp) -> None:

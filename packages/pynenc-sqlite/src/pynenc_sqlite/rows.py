@@ -29,13 +29,19 @@ class AppRows:
 
     @classmethod
     def of_app(cls, database: Database, app_id: str) -> "AppRows":
-        """The rows of ``app_id``, registering the app in the file on first use."""
-        with database.write() as tx:
-            tx.execute(f"INSERT OR IGNORE INTO {Tables.APPS} (app_id) VALUES (?)", (app_id,))
-            (key,) = tx.execute(
-                f"SELECT app_key FROM {Tables.APPS} WHERE app_id = ?", (app_id,)
-            ).fetchone()
-        return cls(database, int(key), app_id)
+        """The rows of ``app_id``, registering the app in the file on first use.
+
+        An app already in the file is only read: a component that pynenc builds lazily,
+        inside another component's write transaction, opens no second one.
+        """
+        query = f"SELECT app_key FROM {Tables.APPS} WHERE app_id = ?"
+        with database.translate_errors():
+            found = database.connection().execute(query, (app_id,)).fetchone()
+        if found is None:
+            with database.write() as tx:
+                tx.execute(f"INSERT OR IGNORE INTO {Tables.APPS} (app_id) VALUES (?)", (app_id,))
+                found = tx.execute(query, (app_id,)).fetchone()
+        return cls(database, int(found[0]), app_id)
 
     def fetch(self, query: str, params: Sequence[object]) -> list[Any]:
         """Run a read-only statement and return all rows (no cursor stays open)."""
