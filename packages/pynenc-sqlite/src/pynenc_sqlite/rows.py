@@ -43,6 +43,12 @@ class AppRows:
                 found = tx.execute(query, (app_id,)).fetchone()
         return cls(database, int(found[0]), app_id)
 
+    def delete_all(self, tables: Sequence[str]) -> None:
+        """Delete this app's rows of ``tables`` in one transaction; other apps' stay."""
+        with self.database.write() as tx:
+            for table in tables:
+                tx.execute(f"DELETE FROM {table} WHERE app_key = ?", (self.app_key,))
+
     def fetch(self, query: str, params: Sequence[object]) -> list[Any]:
         """Run a read-only statement and return all rows (no cursor stays open)."""
         with self.database.translate_errors():

@@ -124,4 +124,4 @@ class PynencSQLiteBroker(OnDatabase, BaseBroker):
 
     def purge(self) -> None:
         """Remove every message of this app; other apps in the same file are untouched."""
-        self.database.write_one(f"DELETE FROM {_MESSAGES} WHERE app_key = ?", (self.rows.app_key,))
+        self.rows.delete_all((_MESSAGES,))

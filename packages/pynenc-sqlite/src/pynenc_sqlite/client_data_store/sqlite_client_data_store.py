@@ -52,4 +52,4 @@ class PynencSQLiteClientDataStore(OnDatabase, BaseClientDataStore):
         return str(found[0][0])
 
     def _purge(self) -> None:
-        self.database.write_one(f"DELETE FROM {_DATA} WHERE app_key = ?", (self.rows.app_key,))
+        self.rows.delete_all((_DATA,))

@@ -318,9 +318,7 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
 
     def purge(self) -> None:
         """Remove every row of this app; other apps in the same file are untouched."""
-        with self.database.write() as tx:
-            for table in Tables.APP_SCOPED:
-                tx.execute(f"DELETE FROM {table} WHERE app_key = ?", (self.app_key,))
+        self.rows.delete_all(Tables.APP_SCOPED)
 
     # -- runners and recovery -----------------------------------------------
     def register_runner_heartbeats(

@@ -72,9 +72,7 @@ class PynencSQLiteStateBackend(OnDatabase, BaseStateBackend[Any, Any]):
 
     def purge(self) -> None:
         """Remove every row of this app; other apps in the same file are untouched."""
-        with self.database.write() as tx:
-            for table in S.APP_SCOPED:
-                tx.execute(f"DELETE FROM {table} WHERE app_key = ?", (self.rows.app_key,))
+        self.rows.delete_all(S.APP_SCOPED)
         self._runner_context_cache.clear()
 
     # -- invocations ----------------------------------------------------------

@@ -416,7 +416,8 @@ class MonitoringRecords:
                     (key, *params),
                 ).fetchall()
             ]
-            _delete_unreferenced(tx, G.EVENT_INVOCATIONS, "event_id", G.EVENTS, key)
+            if deleted:
+                _delete_unreferenced(tx, G.EVENT_INVOCATIONS, "event_id", G.EVENTS, key)
         return deleted
 
     def _delete_runs(self, where: str, params: Sequence[object]) -> int:

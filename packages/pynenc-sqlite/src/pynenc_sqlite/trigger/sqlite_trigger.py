@@ -62,9 +62,7 @@ class PynencSQLiteTrigger(OnDatabase, MonitoringRecords, BaseTrigger):
 
     def _purge(self) -> None:
         """Remove every row of this app; other apps in the same file are untouched."""
-        with self.database.write() as tx:
-            for table in G.APP_SCOPED:
-                tx.execute(f"DELETE FROM {table} WHERE app_key = ?", (self.rows.app_key,))
+        self.rows.delete_all(G.APP_SCOPED)
 
     # -- conditions and definitions ------------------------------------------
     def _register_condition(self, condition: AnyCondition) -> None:
