@@ -11,17 +11,13 @@ nox -t ci           what `.ci/run` runs: lint, types, tests, contract, quick sce
 import json
 import os
 import re
-import sys
+import shutil
+import tempfile
 import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import nox
-
-sys.path.insert(0, str(Path(__file__).parent / "tools"))
-from loopback_redis import redis_server
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -35,10 +31,12 @@ COVERAGE_DIR = ROOT / ".coverage-data"
 RESULTS_DIR = ROOT / "results"
 IN_CI = bool(os.environ.get("CI"))
 
-#: Backends: id -> the spec of its description (module:attribute, importable from
-#: contract_tests/). The description says what else it needs (services such as a
-#: redis-server); a backend outside the workspace installs the dependency group
-#: "backend-<id up to its first dash>" of pyproject.toml (redis-orchestrator: redis).
+#: Backends: id -> the spec of its description (module:attribute; the harness commands
+#: run in contract_tests/, where ``adapters`` is found as an author's package is, in the
+#: current directory). The description says what else it needs (services such as a
+#: redis-server, which the commands start); a backend outside the workspace installs
+#: the dependency group "backend-<id up to its first dash>" of pyproject.toml
+#: (redis-orchestrator: redis).
 BACKENDS = {
     **{f"sqlite-{mode}": f"pynenc_sqlite.contract:{mode.upper()}" for mode in JOURNAL_MODES},
     "sqlite-stack": "pynenc_sqlite.contract:STACK",
@@ -100,10 +98,12 @@ def pytest_with_coverage(
 
 @nox.session(python=PYTHONS[0], tags=["ci", "quick"])
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting."""
+    """ruff: lint and formatting; the GitHub workflows against their schema."""
     install(session, "lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    workflows = sorted(map(str, (ROOT / ".github" / "workflows").glob("*.yml")))
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
 
 
 @nox.session(python=PYTHONS[0], tags=["ci", "quick"])
@@ -123,6 +123,7 @@ def typecheck(session: nox.Session) -> None:
         "tools",
         "noxfile.py",
     )
+    session.run("mypy", "conftest.py")  # apart: mypy sees two top-level conftest modules
 
 
 @nox.session(python=PYTHONS[0], tags=["ci", "quick"])
@@ -141,11 +142,7 @@ def tests(session: nox.Session, journal_mode: str) -> None:
     and the profile breakdown) run in the wal cells only.
     """
     install(session, "test")
-    bench_tests = (
-        ["benchmarks/test_query_plans.py", "benchmarks/test_bench_profile.py"]
-        if journal_mode == "wal"
-        else []
-    )
+    bench_tests = ["benchmarks/tests"] if journal_mode == "wal" else []
     pytest_with_coverage(
         session,
         "packages/pynenc-sqlite/tests",
@@ -183,25 +180,16 @@ def install_backend(session: nox.Session, backend: str, *groups: str) -> dict[st
     group = f"backend-{backend.partition('-')[0]}"
     install(session, *groups, *([group] if group in DEPENDENCY_GROUPS else []))
     with session.chdir(ROOT / "contract_tests"):
-        described = session.run(
-            "python", "-m", "pynenc_contract", "describe", BACKENDS[backend], silent=True
-        )
+        described = session.run("pynenc-contract", "describe", BACKENDS[backend], silent=True)
     return dict(json.loads(str(described)))
 
 
-@contextmanager
-def services_for(session: nox.Session, described: dict[str, Any]) -> Iterator[dict[str, str]]:
-    """Start the services a backend needs on loopback; the environment that names them."""
-    url_env = described["services"].get("redis-server")
-    if url_env is None:
-        yield {}
-        return
-    with redis_server() as redis:
-        if redis.url is None:
-            if IN_CI:
-                session.error(f"{redis.detail}; CI must install and be able to start it")
-            session.skip(redis.detail)
-        yield {url_env: redis.url}
+def skip_without_services(session: nox.Session, described: dict[str, Any]) -> None:
+    """Skip a cell whose backend needs a redis-server this machine lacks, except in CI."""
+    if "redis-server" in described["services"] and shutil.which("redis-server") is None:
+        if IN_CI:
+            session.error("redis-server is not installed; CI must install it")
+        session.skip("redis-server is not installed (apt-get install redis-server)")
 
 
 def _ci_on(python: str, backend: str) -> list[str]:
@@ -226,6 +214,7 @@ def contract(session: nox.Session, backend: str) -> None:
     match them in both directions; ours has none, so every clause must pass.
     """
     described = install_backend(session, backend, "test")
+    skip_without_services(session, described)
     report = RESULTS_DIR / "contract" / cell_name(session)
     args = [
         "--pyargs",
@@ -239,14 +228,14 @@ def contract(session: nox.Session, backend: str) -> None:
         "-p",
         "no:cacheprovider",
     ]
-    with services_for(session, described) as service_env, session.chdir(ROOT / "contract_tests"):
+    with session.chdir(ROOT / "contract_tests"):
         # Coverage measures ours; tracing another backend's run would only slow it down.
         if backend.startswith("sqlite-"):
-            pytest_with_coverage(session, *args, env=service_env)
+            pytest_with_coverage(session, *args)
         else:
-            session.run("python", "-m", "pytest", *args, *session.posargs, env=service_env)
+            session.run("pytest", *args, *session.posargs)
     # The backend x clause matrix of every cell run so far (each cell adds its column).
-    session.run("python", "-m", "pynenc_contract", "matrix", str(RESULTS_DIR / "contract"))
+    session.run("pynenc-contract", "matrix", str(RESULTS_DIR / "contract"))
 
 
 @nox.session(python=PYTHONS[0], tags=["ci"])
@@ -258,13 +247,11 @@ def conformance(session: nox.Session) -> None:
     install(session, "test")
     write = "--write" in session.posargs
     session.run(
-        "python",
-        "-m",
-        "pynenc_contract",
+        "pynenc-contract",
         "matrix",
         str(RESULTS_DIR / "contract"),
         "--readme",
-        str(ROOT / "README.md"),
+        str(ROOT / "contract_tests" / "README.md"),
         *(() if write else ("--check",)),
     )
 
@@ -285,25 +272,25 @@ def contract_broken(session: nox.Session) -> None:
 
 
 def run_scenarios(session: nox.Session, backends: dict[str, tuple[str, ...]]) -> None:
-    """The scenarios on each backend (id -> extra run_all arguments); one summary per
-    backend in results/scenarios, then the matrix of every cell run so far."""
+    """The scenarios on each backend (id -> extra arguments of ``pynenc-scenarios run``);
+    one summary per backend in results/scenarios, then the matrix of every cell so far."""
     for backend, args in backends.items():
         described = install_backend(session, backend, "test")
+        skip_without_services(session, described)
         name = cell_name(session)  # names the backend already when parametrized by it
         out = RESULTS_DIR / "scenarios" / (name if backend in name else f"{name}-{backend}")
-        with services_for(session, described) as service_env:
+        with session.chdir(ROOT / "contract_tests"):
             session.run(
-                "python",
-                "scenarios/run_all.py",
+                "pynenc-scenarios",
+                "run",
                 "--backend",
                 BACKENDS[backend],
                 "--out",
                 str(out),
                 *args,
                 *session.posargs,
-                env={**service_env, "PYTHONPATH": str(ROOT / "contract_tests")},
             )
-    session.run("python", "scenarios/matrix_report.py", str(RESULTS_DIR / "scenarios"))
+    session.run("pynenc-scenarios", "matrix", str(RESULTS_DIR / "scenarios"))
 
 
 #: Backends of the scenario matrix; the broken one must fail (its failures are known).
@@ -383,18 +370,103 @@ BENCH_BACKENDS = [
 def bench(session: nox.Session) -> None:
     """Benchmark: ours (each journal mode) vs built-in, memory, redis and bare sqlite3.
 
-    bench.py starts the redis-server the redis backend needs.
+    pynenc-bench starts the redis-server the redis backend needs.
     """
     install(session, "bench")
-    session.run(
-        "python",
-        "benchmarks/bench.py",
-        *(f"--backend={backend}={BACKENDS[backend]}" for backend in BENCH_BACKENDS),
-        "--out",
-        str(RESULTS_DIR / "bench"),
-        *session.posargs,
-        env={"PYTHONPATH": str(ROOT / "contract_tests")},
-    )
+    with session.chdir(ROOT / "contract_tests"):
+        session.run(
+            "pynenc-bench",
+            *(f"--backend={backend}={BACKENDS[backend]}" for backend in BENCH_BACKENDS),
+            # every backend runs every phase: two runner types keep e2e near 40 minutes
+            "--e2e-runners=ThreadRunner,PersistentProcessRunner",
+            "--out",
+            str(RESULTS_DIR / "bench"),
+            *session.posargs,
+        )
+
+
+#: The harness's distributions, as an outside author installs them.
+HARNESS_PACKAGES = [
+    "pynenc-sqlite",
+    "pynenc-orchestrator-contract",
+    "pynenc-orchestrator-scenarios",
+    "pynenc-orchestrator-bench",
+]
+
+
+@nox.session(python=PYTHONS[0], tags=["ci"], reuse_venv=False)
+def outside_author(session: nox.Session) -> None:
+    """An outside author's path, from built wheels in a fresh venv: the throwaway backend
+    (tools/throwaway_backend) in a directory outside the repo runs the contract, a quick
+    scenario and the quick benchmark through the commands the author's guide gives."""
+    dist = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    for package in HARNESS_PACKAGES:
+        session.run(
+            "uv",
+            "build",
+            "--quiet",
+            "--wheel",
+            "--package",
+            package,
+            "--out-dir",
+            str(dist),
+            external=True,
+        )
+    session.install(*map(str, sorted(dist.glob("*.whl"))))
+    author = Path(tempfile.mkdtemp(prefix="pynenc-author-"))  # outside the repo
+    shutil.copytree(ROOT / "tools" / "throwaway_backend", author / "throwaway_backend")
+    results = RESULTS_DIR / "outside-author"
+    spec = "throwaway_backend:BACKEND"
+    with session.chdir(author):
+        # The harness comes from the wheels in the session's venv, no repo source on the path.
+        session.run(
+            "python",
+            "-c",
+            "import sys, pynenc_contract, pynenc_scenarios, pynenc_bench, pynenc_sqlite; "
+            f"sources = [{str(ROOT)!r} + d for d in ('', '/contract_tests', '/scenarios', "
+            "'/benchmarks', '/packages')]; "
+            "assert not [p for p in sys.path if any(p.startswith(s + '/src') or p == s "
+            "for s in sources)], sys.path; "
+            "modules = (pynenc_contract, pynenc_scenarios, pynenc_bench, pynenc_sqlite); "
+            "assert all('site-packages' in m.__file__ for m in modules), modules",
+        )
+        session.run(
+            "pytest",
+            "--pyargs",
+            "pynenc_contract.suite",
+            "--contract-backend",
+            spec,
+            "-n",
+            "2",
+            f"--contract-report={results / 'contract'}",
+            "-p",
+            "no:cacheprovider",
+        )
+        session.run(
+            "pynenc-scenarios",
+            "run",
+            "--backend",
+            spec,
+            "--quick",
+            "--only",
+            "registration",
+            "--out",
+            str(results / "scenarios"),
+        )
+        session.run(
+            "pynenc-bench",
+            "--quick",
+            "--backend",
+            f"throwaway={spec}",
+            "--bare",
+            "wal",
+            "--e2e-runners",
+            "ThreadRunner",
+            "--out",
+            str(results / "bench"),
+        )
+    shutil.rmtree(author, ignore_errors=True)
 
 
 @nox.session(python=PYTHONS[0], tags=["ci"])

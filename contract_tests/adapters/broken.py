@@ -196,7 +196,8 @@ CLAIMED_TWICE = KnownFailure(
     "broken on purpose",
     "ClaimOutsideTransaction reads, pauses and writes outside one transaction: two "
     "runners claim the same invocation and run its body twice",
-    "python scenarios/run.py fanout --quick --runner ThreadRunner --backend adapters.broken:CLAIM",
+    "pynenc-scenarios scenario fanout --quick --runner ThreadRunner "
+    "--backend adapters.broken:CLAIM",
 )
 
 PAGES = _backend(PagesByLastChange)

@@ -31,7 +31,7 @@ RUNNING_CONCURRENCY_RACE = KnownFailure(
     "(is_authorize_to_run_by_concurrency_control) and writes RUNNING in two separate "
     "orchestrator calls, so two runners both pass the check; an orchestrator can close "
     "the race by checking inside the RUNNING transition, as pynenc-sqlite does (CC-1, CC-2)",
-    "python scenarios/run.py concurrency --quick --runner ThreadRunner --backend SPEC",
+    "pynenc-scenarios scenario concurrency --quick --runner ThreadRunner --backend SPEC",
 )
 REGISTRATION_RACE = KnownFailure(
     "pynenc-8",
@@ -39,14 +39,14 @@ REGISTRATION_RACE = KnownFailure(
     "registers a new one and only afterwards indexes its arguments, in separate calls; "
     "concurrent clients all miss each other; pynenc-sqlite closes it in one transaction "
     "(CC-3)",
-    "python scenarios/run.py registration --quick --backend SPEC",
+    "pynenc-scenarios scenario registration --quick --backend SPEC",
 )
 DEAD_HOLDER_KEEPS_SERVICE = KnownFailure(
     "pynenc-4",
     "pynenc's orchestrators (memory and SQLite) never expire the RUNNING atomic-service "
     "record of a runner that stopped sending heartbeats; every later claim is BLOCKED, so "
     "triggers and recovery stop for good (AS-6)",
-    "python scenarios/run.py atomic_service --quick "
+    "pynenc-scenarios scenario atomic_service --quick "
     "--backend adapters.pynenc_builtin_backends:BUILTIN_SQLITE",
 )
 

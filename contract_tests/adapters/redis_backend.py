@@ -41,7 +41,8 @@ STALE_ATOMIC_RECORD = KnownFailure(
     "pynenc-redis 0.3.0: stale atomic-service record",
     "the RUNNING atomic-service record of a killed runner never expires, so every later "
     "claim is BLOCKED (as pynenc-4 in the built-in; AS-6)",
-    "python scenarios/run.py atomic_service --quick --backend adapters.redis_backend:ORCHESTRATOR",
+    "pynenc-scenarios scenario atomic_service --quick "
+    "--backend adapters.redis_backend:ORCHESTRATOR",
 )
 HEARTBEAT_WITHOUT_QUEUES = KnownFailure(
     "pynenc-redis 0.3.0: register_runner_heartbeats lacks consumed_queues",

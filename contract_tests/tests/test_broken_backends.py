@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from suite_runner import run_pytest
+from suite_runner import CONTRACT_TESTS, run_pytest
 
 #: broken copy (adapters.broken) -> (suite modules holding its clauses, its clauses)
 CASES = {
@@ -41,7 +41,7 @@ def _failed_clauses(tmp_path: Path, backend: str, modules: list[str]) -> set[str
     report = tmp_path / "report"
     targets = [f"pynenc_contract.suite.{module}" for module in modules]
     done = run_pytest(
-        tmp_path,
+        CONTRACT_TESTS,
         "--pyargs",
         *(targets or ["pynenc_contract.suite"]),
         f"--contract-backend=adapters.broken:{backend}",

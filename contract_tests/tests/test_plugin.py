@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from suite_runner import run_pytest
+from suite_runner import CONTRACT_TESTS, run_pytest
 
 from pynenc_contract import BackendDescription
 from pynenc_contract.backend import build_in_child, load_backend
@@ -32,7 +32,7 @@ def test_the_suites_fixtures_are_not_lent_to_other_projects(tmp_path: Path) -> N
 def test_a_fixed_known_failure_says_it_passes_now(tmp_path: Path, workers: list[str]) -> None:
     report = tmp_path / "report"
     done = run_pytest(
-        tmp_path,
+        CONTRACT_TESTS,
         "--pyargs",
         "pynenc_contract.suite.test_lookups",
         "--contract-backend=adapters.broken:ALREADY_FIXED",
@@ -60,7 +60,7 @@ def test_a_fixed_known_failure_says_it_passes_now(tmp_path: Path, workers: list[
 )
 def test_a_bad_backend_spec_is_one_usage_error(tmp_path: Path, spec: str, message: str) -> None:
     done = run_pytest(
-        tmp_path,
+        CONTRACT_TESTS,
         "--pyargs",
         "pynenc_contract.suite.test_interface",
         f"--contract-backend={spec}",

@@ -1,12 +1,14 @@
 """The pynenc orchestrator contract: numbered clauses and the tests that check them."""
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 #: The pynenc releases whose ``BaseOrchestrator`` this contract specifies.
 PYNENC_RANGE = ">=0.4,<0.5"
 
 from pynenc_contract.backend import (  # noqa: E402
+    AppCheck,
     BackendDescription,
     Capability,
+    Check,
     ContractBackend,
     KnownFailure,
     Service,
@@ -14,8 +16,10 @@ from pynenc_contract.backend import (  # noqa: E402
 
 __all__ = [
     "PYNENC_RANGE",
+    "AppCheck",
     "BackendDescription",
     "Capability",
+    "Check",
     "ContractBackend",
     "KnownFailure",
     "Service",

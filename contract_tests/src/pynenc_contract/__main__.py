@@ -1,4 +1,5 @@
-"""Contract tools: ``python -m pynenc_contract {markdown,check,expect,describe,matrix}``."""
+"""Contract tools: ``pynenc-contract {markdown,check,expect,describe,matrix}`` (or
+``python -m pynenc_contract``)."""
 
 import argparse
 import importlib
@@ -6,12 +7,13 @@ import json
 import pkgutil
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from pynenc_contract import matrix, suite
 from pynenc_contract.backend import BackendDescriptionError, load_backend
 from pynenc_contract.clauses import coverage_gaps, markdown
 from pynenc_contract.plugin import MARKER
-from pynenc_contract.report import KNOWN_FAILURE
+from pynenc_contract.report import FAIL, KNOWN_FAILURE, XFAIL
 
 
 def clause_ids_with_tests() -> set[str]:
@@ -27,17 +29,48 @@ def clause_ids_with_tests() -> set[str]:
     return found
 
 
-def known_failures_from_reports(reports: list[Path]) -> str:
-    """Python source of a ``known_failures`` mapping: every failing test of the reports,
-    to paste into a backend description and complete with the defect's name."""
-    lines = ["known_failures = {"]
-    for path in reports:
+class ReportError(ValueError):
+    """A file given to ``expect`` is missing or is not a report."""
+
+
+def failing_checks(path: Path) -> tuple[str, list[tuple[str, str]]]:
+    """The backend of a report and its failing checks (key, reason): tests of a contract
+    report (``conformance.json``), checks of a scenario summary (``summary.json``)."""
+    try:
         data = json.loads(path.read_text())
-        lines.append(f"    # {data['backend']}")
-        for test_id, result in sorted(data["tests"].items()):
-            if result["outcome"] in {"fail", "known-fail"}:
-                reason = result["reason"].removeprefix(KNOWN_FAILURE) or "fails"
-                lines.append(f"    {test_id!r}: KnownFailure('DEFECT', {reason!r}),")
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such file") from None
+    except (OSError, ValueError) as error:
+        raise ReportError(f"{path}: not a JSON report ({error})") from None
+    if isinstance(data, dict) and "tests" in data:
+        return data["backend"], [
+            (test_id, result["reason"].removeprefix(KNOWN_FAILURE) or "fails")
+            for test_id, result in sorted(data["tests"].items())
+            if result["outcome"] in {FAIL, XFAIL}
+        ]
+    if isinstance(data, dict) and "runs" in data:
+        return data["backend"], [
+            (f"{run['scenario']}/{case['label']}: {check['name']}", check["detail"] or "fails")
+            for run in data["runs"]
+            for case in run.get("cases", [])
+            for check in case["checks"]
+            if not check["ok"]
+        ]
+    raise ReportError(
+        f"{path}: neither a contract report (conformance.json of --contract-report) nor a "
+        "scenario summary (summary.json of pynenc-scenarios run)"
+    )
+
+
+def known_failures_from_reports(reports: list[Path]) -> str:
+    """Python source of a ``known_failures`` mapping: every failing test or scenario
+    check of the reports, to paste into a backend description as it is, then name each
+    defect (keys match as they are printed)."""
+    lines = ["from pynenc_contract import KnownFailure", "", "known_failures = {"]
+    for path in reports:
+        backend, failing = failing_checks(path)
+        lines.append(f"    # {backend} ({path.name})")
+        lines += [f"    {key!r}: KnownFailure('DEFECT', {reason!r})," for key, reason in failing]
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -59,14 +92,15 @@ def describe(spec: str) -> dict[str, object]:
 def _matrix(reports: Path, readme: Path | None, *, check: bool) -> int:
     try:
         results = matrix.load(reports)
-    except matrix.StaleReportError as error:
+    except (matrix.StaleReportError, matrix.DuplicateReportError) as error:
         print(error, file=sys.stderr)
         return 1
     if not results:
         print(f"no conformance.json under {reports}", file=sys.stderr)
         return 1
     matrix.write(reports, results)
-    print(f"{reports / 'matrix.md'}: {len(results)} backends")
+    reports_read = sum(len(result.pythons) for result in results)
+    print(f"{reports / 'matrix.md'}: {len(results)} backends from {reports_read} reports")
     if readme is None:
         return 0
     current = readme.read_text()
@@ -75,7 +109,7 @@ def _matrix(reports: Path, readme: Path | None, *, check: bool) -> int:
         return 0
     if check:
         print(
-            f"{readme}: the conformance summary is stale; run python -m pynenc_contract "
+            f"{readme}: the conformance summary is stale; run pynenc-contract "
             f"matrix {reports} --readme {readme}",
             file=sys.stderr,
         )
@@ -86,14 +120,19 @@ def _matrix(reports: Path, readme: Path | None, *, check: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pynenc_contract", description=__doc__)
+    parser = argparse.ArgumentParser(prog="pynenc-contract", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("markdown", help="print CONTRACT.md")
     commands.add_parser("check", help="fail when a clause, method or guarantee is uncovered")
     expect = commands.add_parser(
-        "expect", help="print a known_failures mapping of the failing tests of reports"
+        "expect", help="print a known_failures mapping of the failures of reports"
     )
-    expect.add_argument("reports", nargs="+", type=Path, help="conformance.json files")
+    expect.add_argument(
+        "reports",
+        nargs="+",
+        type=Path,
+        help="conformance.json of contract runs, summary.json of scenario runs",
+    )
     described = commands.add_parser(
         "describe", help="print a backend description as JSON (services it needs, ...)"
     )
@@ -124,9 +163,17 @@ def main(argv: list[str] | None = None) -> int:
             print(gap, file=sys.stderr)
         return 1 if gaps else 0
     else:
-        sys.stdout.write(known_failures_from_reports(args.reports))
+        try:
+            sys.stdout.write(known_failures_from_reports(args.reports))
+        except ReportError as error:
+            parser.error(f"expect: {error}")
     return 0
 
 
+def entry_point() -> NoReturn:
+    """Console script ``pynenc-contract``."""
+    sys.exit(main())
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry_point()

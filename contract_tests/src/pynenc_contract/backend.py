@@ -8,12 +8,18 @@ failures from it.
 
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from importlib import metadata
+from importlib.abc import MetaPathFinder
+from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pynenc.orchestrator.base_orchestrator import BaseOrchestrator
@@ -28,6 +34,8 @@ AppBuilder = Callable[[str, Path], "Pynenc"]
 #: (``runner_considered_dead_after_minutes``) and per-class sections
 #: (``{"threadrunner": {"max_threads": 2}}``, merged key by key).
 Settings = Mapping[str, Any]
+#: Environment variable naming the backend description when no option does.
+ENV_BACKEND = "PYNENC_CONTRACT_BACKEND"
 #: Environment variable holding the URL of the redis-server a backend needs.
 REDIS_URL_ENV = "PYNENC_CONTRACT_REDIS_URL"
 
@@ -53,6 +61,21 @@ class Service(StrEnum):
 
 class BackendDescriptionError(Exception):
     """The backend description is missing or does not describe what it builds."""
+
+
+@dataclass
+class Check:
+    """One invariant of a scenario case (see :attr:`BackendDescription.app_checks`) and
+    whether it held."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+#: A check of a backend's own on an app that the scenarios ran (its runners stopped);
+#: ``None`` when it does not apply to that app.
+AppCheck = Callable[["Pynenc"], Check | None]
 
 
 @dataclass(frozen=True)
@@ -94,12 +117,16 @@ class BackendDescription:
         is loaded by its spec (``module:attribute``, as every harness command does):
         child processes then load the description itself.
     :param capabilities: what the backend can do beyond the core contract.
-    :param distributions: package names whose versions the report shows.
+    :param distributions: distributions (or import packages) whose versions the report
+        shows.
     :param known_failures: check id -> :class:`KnownFailure`. Contract checks are
         test ids (``"test_lookups.py::test_filter_by_status"``); scenario checks are
         ``"<scenario>/<case>: <check>"`` and may use ``*`` wildcards
         (``"concurrency/*: never two RUNNING*"``).
     :param services: servers the backend needs (see :class:`Service`).
+    :param app_checks: checks that only this backend can make (pynenc-sqlite: its file
+        is in the journal mode it was configured with); the scenarios run each on every
+        case's app once its runners have stopped, beside their own checks.
     """
 
     name: str
@@ -112,6 +139,7 @@ class BackendDescription:
     notes: Mapping[str, str] = field(default_factory=dict)
     known_failures: Mapping[str, KnownFailure] = field(default_factory=dict)
     services: frozenset[Service] = frozenset()
+    app_checks: tuple[AppCheck, ...] = ()
     #: ``module:attribute`` this description was loaded from (set by :func:`load_backend`).
     spec: str | None = None
 
@@ -149,22 +177,46 @@ class BackendDescription:
         return find_known(self.known_failures, check_id)
 
     def versions(self) -> dict[str, str]:
-        """Installed versions of pynenc and the backend's distributions."""
-        found = {}
-        for name in ("pynenc", "pynenc-orchestrator-contract", *self.distributions):
-            try:
-                found[name] = metadata.version(name)
-            except metadata.PackageNotFoundError:
-                found[name] = "not installed"
-        return found
+        """Versions of pynenc and the backend's distributions (see :func:`version_of`)."""
+        return {
+            name: version_of(name)
+            for name in ("pynenc", "pynenc-orchestrator-contract", *self.distributions)
+        }
+
+
+def version_of(name: str) -> str:
+    """The version of a distribution, or of the distribution that provides the import
+    package ``name``; else where the package was found without one."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        pass
+    providers = metadata.packages_distributions().get(name, [])
+    for distribution in providers:
+        with suppress(metadata.PackageNotFoundError):
+            return f"{metadata.version(distribution)} ({distribution})"
+    module = sys.modules.get(name)
+    location = getattr(module, "__file__", None)
+    if location is None and (spec := PathFinder.find_spec(name, [os.getcwd()])) is not None:
+        location = spec.origin
+    if location:
+        return f"source at {Path(location).parent}, not installed"
+    return "not installed"
+
+
+def key_matches(key: str, check_id: str) -> bool:
+    """Whether a ``known_failures`` key names ``check_id``: ``*`` and ``?`` are wildcards,
+    everything else is literal (brackets too: test ids carry ``[params]``)."""
+    literal_brackets = "".join({"[": "[[]", "]": "[]]"}.get(char, char) for char in key)
+    return fnmatchcase(check_id, literal_brackets)
 
 
 def find_known(known_failures: Mapping[str, KnownFailure], check_id: str) -> KnownFailure | None:
-    """The entry for a check: an exact key, else the first key that matches as a pattern."""
+    """The entry for a check: an exact key, else the first key that matches it."""
     if (exact := known_failures.get(check_id)) is not None:
         return exact
     return next(
-        (known for key, known in known_failures.items() if fnmatchcase(check_id, key)), None
+        (known for key, known in known_failures.items() if key_matches(key, check_id)), None
     )
 
 
@@ -203,13 +255,60 @@ def checked_app(backend: BackendDescription, app: "Pynenc") -> "Pynenc":
     return app
 
 
+class _CurrentDirectoryFinder(MetaPathFinder):
+    """Finds top-level modules in one directory, after every other finder (installed
+    packages win), as ``python -m`` finds an author's modules in the current directory."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        del target
+        return None if path is not None else PathFinder.find_spec(fullname, [self.directory])
+
+
+def import_module(name: str) -> ModuleType:
+    """Import ``name``, installed or in the current directory (as ``python -m`` finds it),
+    whichever command runs: ``pytest``, ``pynenc-scenarios``, ``pynenc-bench``."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        top, directory = name.partition(".")[0], os.getcwd()
+        if error.name != top or PathFinder.find_spec(top, [directory]) is None:
+            if error.name == top:
+                raise ModuleNotFoundError(
+                    f"No module named {top!r} in the current directory ({directory}) or "
+                    "among the installed packages",
+                    name=top,
+                ) from None
+            raise
+        search_directories([directory])
+        return importlib.import_module(name)
+
+
+def searched_directories() -> list[str]:
+    """The directories whose top-level modules this process finds (see
+    :func:`import_module`); a spawned child searches them too with
+    :func:`search_directories` before it unpickles anything of them."""
+    return [f.directory for f in sys.meta_path if isinstance(f, _CurrentDirectoryFinder)]
+
+
+def search_directories(directories: Sequence[str]) -> None:
+    """Find top-level modules in ``directories`` too, after every other finder."""
+    for directory in directories:
+        if directory not in searched_directories():
+            sys.meta_path.append(_CurrentDirectoryFinder(directory))
+
+
 def load_object(spec: str) -> object:
-    """Import ``"module:attribute"``."""
+    """Import ``"module:attribute"`` (see :func:`import_module`)."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise BackendDescriptionError(f"{spec!r} is not of the form 'module:attribute'")
     try:
-        return getattr(importlib.import_module(module_name), attribute)
+        return getattr(import_module(module_name), attribute)
     except (ImportError, AttributeError) as error:
         raise BackendDescriptionError(f"cannot load {spec!r}: {error}") from error
 

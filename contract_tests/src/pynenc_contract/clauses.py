@@ -1,7 +1,7 @@
 """The contract: every promise a pynenc orchestrator makes, numbered, in one place.
 
 Tests are tagged with ``@clause("ID")``; ``CONTRACT.md`` is generated from this
-module (``python -m pynenc_contract markdown``), and :func:`coverage_gaps`
+module (``pynenc-contract markdown``), and :func:`coverage_gaps`
 fails the build when a clause has no test, an abstract method of
 ``BaseOrchestrator``/``BaseBlockingControl`` or a documented guarantee has no
 clause, or a scenario invariant has neither a clause nor a reason why none can
@@ -445,11 +445,6 @@ SCENARIO_INVARIANTS = (
         'no "database is locked" in runner logs',
         (),
         "how a SQLite backend holds up under many runner processes shows only in their logs",
-    ),
-    Invariant(
-        "orchestrator file in journal mode",
-        (),
-        "pynenc-sqlite's own setting, read from its file; no promise of BaseOrchestrator",
     ),
     Invariant(
         "the case runs to its end",

@@ -10,12 +10,15 @@ raises :class:`WorkerError` with its traceback.
 """
 
 import multiprocessing
+import pickle
 import queue
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.synchronize import Barrier
 from typing import Any
+
+from pynenc_contract.backend import search_directories, searched_directories
 
 #: How long a worker waits at the barrier for the others by default.
 BARRIER_TIMEOUT_SECONDS = 120.0
@@ -47,7 +50,7 @@ def run_workers[Job, Result](
     processes = [
         context.Process(
             target=_worker_main,
-            args=(work, job, index, barrier, results),
+            args=(searched_directories(), pickle.dumps((work, job)), index, barrier, results),
             name=f"{name}-{index}",
             daemon=True,
         )
@@ -63,14 +66,18 @@ def run_workers[Job, Result](
     return [collected[index] for index in range(len(jobs))]
 
 
-def _worker_main[Job, Result](
-    work: Callable[[Job, Barrier], Result],
-    job: Job,
+def _worker_main(
+    directories: list[str],
+    payload: bytes,
     index: int,
     barrier: Barrier,
     results: "multiprocessing.Queue[tuple[int, bool, Any]]",
 ) -> None:
+    """Run one job; ``payload`` is ``(work, job)``, unpickled once the child finds the
+    modules its parent found in its current directory (an author's backend)."""
     try:
+        search_directories(directories)
+        work, job = pickle.loads(payload)
         outcome: tuple[int, bool, Any] = (index, True, work(job, barrier))
     except BaseException:  # reported to the parent, which raises WorkerError
         barrier.abort()

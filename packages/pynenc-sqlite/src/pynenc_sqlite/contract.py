@@ -17,7 +17,7 @@ from typing import Any
 from pynenc import Pynenc
 from pynenc.builder import PynencBuilder
 
-from pynenc_contract import BackendDescription, Capability
+from pynenc_contract import BackendDescription, Capability, Check
 from pynenc_sqlite import PynencSQLiteOrchestrator
 from pynenc_sqlite.conf.config_database import JournalMode
 
@@ -25,6 +25,35 @@ from pynenc_sqlite.conf.config_database import JournalMode
 #: other SQLite components.
 ORCHESTRATOR_FILE, STACK_FILE = "orchestrator.sqlite3", "stack.sqlite3"
 COMPONENTS_FILE = "components.sqlite3"
+
+
+def check_journal_mode(app: Pynenc) -> Check | None:
+    """The orchestrator's file shows the journal mode it was configured with (``None``
+    when the app's orchestrator is not ours).
+
+    WAL is recorded in the file header (bytes 18-19 are 2); of the rollback modes,
+    ``persist`` leaves a non-empty -journal file, ``truncate`` an empty one, ``delete``
+    and ``memory`` none.
+    """
+    orchestrator = app.orchestrator
+    if not isinstance(orchestrator, PynencSQLiteOrchestrator):
+        return None
+    path = Path(orchestrator.sqlite_db_path)
+    with path.open("rb") as handle:
+        wal = handle.read(20)[18:20] == b"\x02\x02"
+    journal = path.with_name(path.name + "-journal")
+    if wal:
+        seen = {"wal"}
+    elif journal.exists():
+        seen = {"persist"} if journal.stat().st_size else {"truncate"}
+    else:
+        seen = {"delete", "memory"}
+    wanted = orchestrator.database.settings.journal_mode.value
+    return Check(
+        f"orchestrator file in journal mode {wanted}",
+        wanted in seen,
+        f"file shows {' or '.join(sorted(seen))}",
+    )
 
 
 def _described(name: str, select: Callable[[Any, Path], Any]) -> BackendDescription:
@@ -42,6 +71,7 @@ def _described(name: str, select: Callable[[Any, Path], Any]) -> BackendDescript
         build_app=build_app,
         capabilities=frozenset({Capability.CROSS_PROCESS}),
         distributions=("pynenc-sqlite",),
+        app_checks=(check_journal_mode,),
     )
 
 
