@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import JOURNAL_MODE, build_stack_app
 from pynenc.identifiers.invocation_id import InvocationId
 
+from conftest import JOURNAL_MODE, build_stack_app
 from pynenc_contract.workers import run_workers
 from pynenc_sqlite import PynencSQLiteBroker
 from pynenc_sqlite.contract import stack

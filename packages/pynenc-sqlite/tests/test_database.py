@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import JOURNAL_MODE, ForkedChild, build_stack_app
 from pynenc import Pynenc
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
 
+from conftest import JOURNAL_MODE, ForkedChild, build_stack_app
 from pynenc_contract import kit
 from pynenc_sqlite import (
     SCHEMA_VERSION,

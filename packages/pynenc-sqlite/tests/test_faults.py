@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import JOURNAL_MODE, ForkedChild, build_app, build_stack_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pynenc import Pynenc
@@ -24,6 +23,7 @@ from pynenc.invocation.dist_invocation import DistributedInvocation
 from pynenc.invocation.status import InvocationStatus, get_status_definition
 from pynenc.runner.runner_context import RunnerContext
 
+from conftest import JOURNAL_MODE, ForkedChild, build_app, build_stack_app
 from pynenc_contract import kit, tasks
 from pynenc_sqlite import DatabaseFileError, DatabaseLockedError, PynencSQLiteOrchestrator
 from pynenc_sqlite.schema import Tables

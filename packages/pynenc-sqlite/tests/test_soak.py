@@ -9,9 +9,9 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
-from conftest import JOURNAL_MODE, build_app
 from pynenc.invocation.status import InvocationStatus
 
+from conftest import JOURNAL_MODE, build_app
 from pynenc_contract import kit
 from pynenc_contract.workers import BARRIER_TIMEOUT_SECONDS, run_workers
 from pynenc_sqlite import PynencSQLiteOrchestrator

@@ -7,11 +7,11 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
-from conftest import JOURNAL_MODE
 from pynenc.trigger.arguments import create_argument_filter
 from pynenc.trigger.conditions import CronCondition, EventCondition, EventContext, ValidCondition
 from pynenc.trigger.monitoring import EventRecord
 
+from conftest import JOURNAL_MODE
 from pynenc_contract.workers import run_workers
 from pynenc_sqlite import PynencSQLiteTrigger
 from pynenc_sqlite.contract import stack
