@@ -178,7 +178,17 @@ def _kill_in_the_middle_of_writes(
             kill = mid_write + after_write
             print(f"\njournal_mode {JOURNAL_MODE}: damaged by kill {kill}, refused at restart")
             return
-        check(operations)
+        try:
+            check(operations)
+        except AssertionError as half_written:
+            # MEMORY's rollback journal dies with the writer: a commit a kill cut can
+            # stay half-written where integrity_check cannot see it (SQLite's documented
+            # risk). Any other mode, or MEMORY before any cut commit, must never show it.
+            if JOURNAL_MODE != "memory" or not mid_write:
+                raise
+            print(f"\njournal_mode memory: kill {mid_write + after_write} half-wrote a commit")
+            print(f"({str(half_written).splitlines()[0][:200]})")
+            return
     print(
         f"\njournal_mode {JOURNAL_MODE}: {KILLS} kills in the middle of a write (and "
         f"{after_write} after one), {len(operations)} committed writes, 0 lost"
