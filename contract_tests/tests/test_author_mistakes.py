@@ -159,6 +159,9 @@ def test_two_reports_of_one_backend_on_one_python_are_named(
         f"and {tmp_path / 'old/conformance.json'}; delete the stale one, or give the "
         "backends different names"
     )
+    _conformance(tmp_path, "direct", "3.13.0")  # a --contract-report of its own
+    assert main(["matrix", str(tmp_path / "direct")]) == 0
+    assert "1 backends from 1 reports" in capsys.readouterr().out
     _conformance(tmp_path / "pythons", "a", "3.12.1")
     _conformance(tmp_path / "pythons", "b", "3.13.0")
     assert main(["matrix", str(tmp_path / "pythons")]) == 0
