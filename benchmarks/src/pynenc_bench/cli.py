@@ -44,7 +44,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -66,8 +65,12 @@ from pynenc_bench.scale import PROCESS_COUNTS, WALK, PhaseSummary, run_scale
 from pynenc_bench.targets import evaluate_targets, probe
 from pynenc_bench.timing import Timing, measure
 from pynenc_contract import Service
-from pynenc_contract.backend import BackendDescriptionError
-from pynenc_contract.services import redis_server
+from pynenc_contract.backend import BackendDescriptionError, version_of
+from pynenc_contract.services import (
+    ServiceUnavailableError,
+    redis_server_version,
+    services_started,
+)
 
 RUNNER = "bench-runner"
 FINAL = InvocationStatus.get_final_statuses()
@@ -359,12 +362,7 @@ def run_scale_phase(
 
 # -- run -------------------------------------------------------------------------
 def machine_info(redis_version: str) -> dict[str, Any]:
-    def version(package: str) -> str:
-        try:
-            return metadata.version(package)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
+    """The machine and the versions a report names."""
     cpu = platform.processor() or platform.machine()
     with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
         cpu = next(
@@ -376,9 +374,9 @@ def machine_info(redis_version: str) -> dict[str, Any]:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "platform": platform.platform(),
-        "pynenc": version("pynenc"),
-        "pynenc_redis": version("pynenc-redis"),
-        "pynenc_sqlite": version("pynenc-sqlite"),
+        "pynenc": version_of("pynenc"),
+        "pynenc_redis": version_of("pynenc-redis"),
+        "pynenc_sqlite": version_of("pynenc-sqlite"),
         "redis_server": redis_version,
     }
 
@@ -391,27 +389,28 @@ def log(message: str) -> None:
 
 
 def run(settings: Settings, subjects: list[Subject], scratch: Path) -> Results:
-    """Every selected phase; a private redis-server on loopback for backends that need one
-    (unless ``$PYNENC_CONTRACT_REDIS_URL`` names a running one)."""
-    needs_redis = {
-        subject.label
-        for subject in subjects
-        if isinstance(subject, DescribedBackend) and Service.REDIS in subject.description().services
-    }
-    url_env = Service.REDIS.url_env
+    """Every selected phase, with the servers the backends need started on loopback
+    (unless the environment names running ones); a backend whose server cannot start is
+    left out, with the reason."""
+    needs_redis = any(
+        Service.REDIS in s.description().services
+        for s in subjects
+        if isinstance(s, DescribedBackend)
+    )
     with ExitStack() as stack:
-        redis_info, skipped = "not needed", []
-        if needs_redis and url_env not in os.environ:
-            redis = stack.enter_context(redis_server(scratch))
-            redis_info = redis.detail
-            if redis.url is None:
-                subjects = [subject for subject in subjects if subject.label not in needs_redis]
-                skipped.append(f"{', '.join(sorted(needs_redis))}: {redis_info}")
-            else:
-                os.environ[url_env] = redis.url  # inherited by the scale phase's workers
-                stack.callback(os.environ.pop, url_env)
+        skipped, kept = [], []
+        for subject in subjects:
+            if isinstance(subject, DescribedBackend):
+                try:  # the environment names the servers for the scale phase's workers too
+                    stack.enter_context(services_started(subject.description(), scratch))
+                except ServiceUnavailableError as error:
+                    skipped.append(f"{subject.label}: {error}")
+                    continue
+            kept.append(subject)
+        subjects = kept
+        redis_version = redis_server_version() if needs_redis else "not needed"
         results = Results(
-            machine_info(redis_info), {**asdict(settings), "workdir": str(scratch)}, skipped
+            machine_info(redis_version), {**asdict(settings), "workdir": str(scratch)}, skipped
         )
         log(f"scratch directory {scratch}; backends {', '.join(s.label for s in subjects)}")
         described = [s for s in subjects if isinstance(s, DescribedBackend)]

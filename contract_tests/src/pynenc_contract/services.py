@@ -37,9 +37,7 @@ def redis_server(workdir: Path | None = None) -> Iterator[RedisServer]:
     if binary is None:
         yield RedisServer(None, "redis-server is not installed (apt-get install redis-server)")
         return
-    version = subprocess.run(
-        [binary, "--version"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    version = redis_server_version()
     port = _free_port()
     command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes"]
     command += ["--save", "", "--appendonly", "no"]
@@ -61,6 +59,15 @@ def redis_server(workdir: Path | None = None) -> Iterator[RedisServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def redis_server_version() -> str:
+    """What ``redis-server --version`` prints, or that it is not installed."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return "not installed"
+    done = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.strip()
 
 
 #: How each kind of server is started.
