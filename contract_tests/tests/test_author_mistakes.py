@@ -69,7 +69,14 @@ def test_expect_output_pasted_back_names_the_same_tests(tmp_path: Path) -> None:
 def test_expect_on_a_scenario_summary_prints_its_failed_checks(tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
     check = {"name": "no body ran more than once", "ok": False, "detail": "2 ran twice"}
-    case = {"label": "TR", "checks": [check, {"name": "ok one", "ok": True, "detail": ""}]}
+    pynenc_defect = {"name": "all invocations registered", "ok": False, "detail": "stuck"}
+    case = {
+        "label": "TR",
+        "checks": [check, pynenc_defect, {"name": "ok one", "ok": True, "detail": ""}],
+        "expected_failures": {
+            "all invocations registered": {"defect": "pynenc-1a", "of": "pynenc"}
+        },
+    }
     summary.write_text(
         json.dumps({"backend": "mine", "runs": [{"scenario": "fanout", "cases": [case]}]})
     )
@@ -78,6 +85,7 @@ def test_expect_on_a_scenario_summary_prints_its_failed_checks(tmp_path: Path) -
         source
     )
     assert "ok one" not in source
+    assert "all invocations registered" not in source  # pynenc's defect, not the backend's
 
 
 def test_expect_on_a_missing_file_is_one_line(
@@ -178,3 +186,52 @@ def test_a_distribution_given_by_its_import_name_shows_its_version(
     assert version_of("throwaway_backend") == (
         f"source at {author_dir / 'throwaway_backend'}, not installed"
     )
+
+
+@pytest.mark.parametrize(
+    "spec", ["throwaway_backend:BACKEND", "throwaway_backend.contract:BACKEND"]
+)
+def test_a_run_from_the_projects_parent_folder_names_the_fix(
+    author_dir: Path, tmp_path: Path, spec: str
+) -> None:
+    """The project folder has the package's name: from its parent, Python finds the
+    folder (a namespace package), not the package inside it."""
+    author_dir.rename(tmp_path / "throwaway_backend")
+    done = pytest_script(
+        tmp_path, "--pyargs", "pynenc_contract.suite", f"--contract-backend={spec}"
+    )
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:]
+    (line,) = done.stderr.strip().splitlines()
+    assert (
+        f"was found as a directory without __init__.py ({tmp_path / 'throwaway_backend'})" in line
+    )
+    assert "run from the directory that holds the package, or install it" in line
+
+
+@pytest.mark.timeout(200)
+def test_an_orchestrator_class_name_pynenc_does_not_know_is_one_usage_error(
+    author_dir: Path,
+) -> None:
+    (author_dir / "noname.py").write_text(
+        "from dataclasses import replace\n"
+        "from pynenc.builder import PynencBuilder\n"
+        "from throwaway_backend import BACKEND\n"
+        "def build_app(app_id, workdir):\n"
+        "    builder = PynencBuilder().app_id(app_id).sqlite(str(workdir / 'x.db'))\n"
+        "    return builder.custom_config(orchestrator_cls='MyOrchestrator').build()\n"
+        "NONAME = replace(BACKEND, build_app=build_app)\n"
+    )
+    done = pytest_script(
+        author_dir,
+        "--pyargs",
+        "pynenc_contract.suite",
+        "--contract-backend=noname:NONAME",
+        "-n",
+        "2",
+    )
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-3000:]
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("ERROR:")]
+    assert "Unknown subclass: MyOrchestrator of BaseOrchestrator" in line
+    assert (
+        "orchestrator_cls must be the class name of orchestrator_class, 'ThrowawayOrchestrator'"
+    ) in line

@@ -550,9 +550,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="parent of the scratch directory (default: the system temp dir)",
     )
     args = parser.parse_args(argv)
-    unknown = set(args.phases.split(",")) - {"suite", "growth", "scale", "e2e"}
-    if unknown or args.repetitions < 0:
-        parser.error(f"bad --phases {sorted(unknown)} or --repetitions {args.repetitions}")
+    phases = ("suite", "growth", "scale", "e2e")
+    if unknown := set(args.phases.split(",")) - set(phases):
+        parser.error(f"--phases: {', '.join(sorted(unknown))}: choose from {','.join(phases)}")
+    if args.repetitions < 0:
+        parser.error(f"--repetitions {args.repetitions}: give 1 or more (0: the default)")
     bad_modes = set(args.bare.split(",")) - {"", *JOURNAL_MODES}
     if bad_modes:
         parser.error(f"--bare {args.bare!r}: choose from {', '.join(JOURNAL_MODES)}")

@@ -35,7 +35,8 @@ class ReportError(ValueError):
 
 def failing_checks(path: Path) -> tuple[str, list[tuple[str, str]]]:
     """The backend of a report and its failing checks (key, reason): tests of a contract
-    report (``conformance.json``), checks of a scenario summary (``summary.json``)."""
+    report (``conformance.json``), checks of a scenario summary (``summary.json``) but
+    those of pynenc's own runner defects (the scenarios know them, whatever the backend)."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -55,6 +56,7 @@ def failing_checks(path: Path) -> tuple[str, list[tuple[str, str]]]:
             for case in run.get("cases", [])
             for check in case["checks"]
             if not check["ok"]
+            and case["expected_failures"].get(check["name"], {}).get("of") != "pynenc"
         ]
     raise ReportError(
         f"{path}: neither a contract report (conformance.json of --contract-report) nor a "

@@ -243,7 +243,16 @@ def layer_settings(app: "Pynenc", settings: Settings) -> None:
 
 def checked_app(backend: BackendDescription, app: "Pynenc") -> "Pynenc":
     """Refuse an app whose orchestrator is not the backend's declared class."""
-    orchestrator = app.orchestrator
+    try:
+        orchestrator = app.orchestrator
+    except ValueError as error:
+        if "Unknown subclass" not in str(error):
+            raise
+        raise BackendDescriptionError(
+            f"backend {backend.name!r} built an app with {error}; orchestrator_cls must be "
+            f"the class name of orchestrator_class, {backend.orchestrator_class.__name__!r}, "
+            "set by build_app"
+        ) from None
     if type(orchestrator) is not backend.orchestrator_class:
         raise BackendDescriptionError(
             f"backend {backend.name!r} built an app whose orchestrator is "
@@ -276,16 +285,35 @@ def import_module(name: str) -> ModuleType:
         return importlib.import_module(name)
     except ModuleNotFoundError as error:
         top, directory = name.partition(".")[0], os.getcwd()
-        if error.name != top or PathFinder.find_spec(top, [directory]) is None:
-            if error.name == top:
-                raise ModuleNotFoundError(
-                    f"No module named {top!r} in the current directory ({directory}) or "
-                    "among the installed packages",
-                    name=top,
-                ) from None
-            raise
-        search_directories([directory])
-        return importlib.import_module(name)
+        if (
+            error.name == top
+            and directory not in searched_directories()
+            and PathFinder.find_spec(top, [directory]) is not None
+        ):
+            search_directories([directory])
+            return import_module(name)
+        if error.name == top:
+            raise ModuleNotFoundError(
+                f"No module named {top!r} in the current directory ({directory}) or "
+                "among the installed packages",
+                name=top,
+            ) from None
+        package = sys.modules.get(top)
+        if package is not None and package.__file__ is None:
+            raise ModuleNotFoundError(
+                f"No module named {error.name!r}: {_found_as_directory(package)}",
+                name=error.name,
+            ) from None
+        raise
+
+
+def _found_as_directory(package: ModuleType) -> str:
+    """Why a namespace package is not the author's package, and the fix."""
+    return (
+        f"{package.__name__!r} was found as a directory without __init__.py "
+        f"({', '.join(package.__path__)}), not as your package; run from the directory "
+        "that holds the package, or install it"
+    )
 
 
 def searched_directories() -> list[str]:
@@ -308,8 +336,14 @@ def load_object(spec: str) -> object:
     if not module_name or not attribute:
         raise BackendDescriptionError(f"{spec!r} is not of the form 'module:attribute'")
     try:
-        return getattr(import_module(module_name), attribute)
-    except (ImportError, AttributeError) as error:
+        module = import_module(module_name)
+    except ImportError as error:
+        raise BackendDescriptionError(f"cannot load {spec!r}: {error}") from error
+    if not hasattr(module, attribute) and module.__file__ is None:
+        raise BackendDescriptionError(f"cannot load {spec!r}: {_found_as_directory(module)}")
+    try:
+        return getattr(module, attribute)
+    except AttributeError as error:
         raise BackendDescriptionError(f"cannot load {spec!r}: {error}") from error
 
 

@@ -38,6 +38,12 @@ class CaseResult:
             self.expected[check.name] = known
         return check
 
+    def known_by(self, check: str) -> str:
+        """Whose known failure a check is: ``"backend"`` (its description lists it) or
+        ``"pynenc"`` (a defect of pynenc's runners, whatever the backend)."""
+        listed = self.backend.known_failure(self.case.check_id(check))
+        return "backend" if listed is not None else "pynenc"
+
     @property
     def outcome(self) -> Outcome:
         """pass, fail (unexpected), xfail (only known failures), xpass or error.
@@ -74,7 +80,10 @@ class CaseResult:
             "error": self.error,
             "backend": self.backend.name,
             "headline": self.headline,
-            "expected_failures": {k: asdict(v) for k, v in self.expected.items()},
+            "expected_failures": {
+                name: {**asdict(known), "of": self.known_by(name)}
+                for name, known in self.expected.items()
+            },
         }
 
 

@@ -152,7 +152,8 @@ def summarize(
     met = {
         known["defect"]: known for _, case in cases for known in case["expected_failures"].values()
     }
-    lines += ["", "Known failures met (xfail unless listed under problems):"]
+    if met:
+        lines += ["", "Known failures met (xfail unless listed under problems):"]
     lines += [
         f"- {known['defect']}: {known['reason']}"
         + (f" Reproduction: `{known['reproduction']}`" if known["reproduction"] else "")
