@@ -1,7 +1,7 @@
-"""The matrix: Python versions x SQLite journal modes x orchestrator backends.
+"""The matrix: Python versions x SQLite journal modes x backends.
 
 nox -s tests        pynenc-sqlite's own tests, every Python and journal mode
-nox -s contract     the orchestrator contract against every backend
+nox -s contract     the component contract against every backend
 nox -s scenarios    real runner processes coordinating through SQLite
 nox -s bench        benchmark (not a test): ours vs built-in vs bare sqlite3
 nox -t ci           what `.ci/run` runs: lint, types, tests, contract, quick scenarios,
@@ -39,7 +39,10 @@ IN_CI = bool(os.environ.get("CI"))
 #: (redis-orchestrator: redis).
 BACKENDS = {
     **{f"sqlite-{mode}": f"pynenc_sqlite.contract:{mode.upper()}" for mode in JOURNAL_MODES},
-    "sqlite-stack": "pynenc_sqlite.contract:STACK",
+    **{
+        f"sqlite-stack-{mode}": f"pynenc_sqlite.contract:STACK_{mode.upper()}"
+        for mode in JOURNAL_MODES
+    },
     "memory": "adapters.pynenc_builtin_backends:MEMORY",
     "builtin-sqlite": "adapters.pynenc_builtin_backends:BUILTIN_SQLITE",
     "redis": "adapters.redis_backend:BACKEND",
@@ -47,8 +50,15 @@ BACKENDS = {
     "rustvello": "adapters.rustvello_backend:BACKEND",
     "broken-claim": "adapters.broken:CLAIM",
 }
-#: Backends of the contract matrix (the broken ones run in contract_selftest).
-CONTRACT_BACKENDS = [b for b in BACKENDS if b not in ("redis-orchestrator", "broken-claim")]
+#: Backends of the contract matrix: ours is the stack (every component) in each journal
+#: mode; the broken ones run in contract_selftest.
+CONTRACT_BACKENDS = [
+    *(f"sqlite-stack-{mode}" for mode in JOURNAL_MODES),
+    "memory",
+    "builtin-sqlite",
+    "redis",
+    "rustvello",
+]
 DEPENDENCY_GROUPS = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
 
 
@@ -208,7 +218,7 @@ def _ci_on(python: str, backend: str) -> list[str]:
     ],
 )
 def contract(session: nox.Session, backend: str) -> None:
-    """The orchestrator contract against one backend.
+    """The component contract against one backend.
 
     Its description's known failures run as strict expected failures: results must
     match them in both directions; ours has none, so every clause must pass.
@@ -296,7 +306,7 @@ def run_scenarios(session: nox.Session, backends: dict[str, tuple[str, ...]]) ->
 #: Backends of the scenario matrix; the broken one must fail (its failures are known).
 SCENARIO_BACKENDS = [
     *(f"sqlite-{mode}" for mode in JOURNAL_MODES),
-    "sqlite-stack",
+    "sqlite-stack-wal",
     "builtin-sqlite",
     "redis-orchestrator",
     "redis",
@@ -323,7 +333,7 @@ QUICK_SCENARIO_CELLS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "broken-claim": ("--quick", "--only", "fanout", "--runner", "ThreadRunner"),
     },
-    "3.13": {"sqlite-stack": ("--quick",)},
+    "3.13": {"sqlite-stack-wal": ("--quick",)},
 }
 
 
@@ -359,7 +369,7 @@ def soak(session: nox.Session, journal_mode: str) -> None:
 #: The benchmark's comparison set (the bare-sqlite3 floor is added by bench.py).
 BENCH_BACKENDS = [
     *(f"sqlite-{mode}" for mode in JOURNAL_MODES),
-    "sqlite-stack",
+    "sqlite-stack-wal",
     "builtin-sqlite",
     "memory",
     "redis",

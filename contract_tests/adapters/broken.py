@@ -1,4 +1,6 @@
-"""Deliberately broken copies of pynenc-sqlite's orchestrator, one per fault.
+"""Deliberately broken copies of pynenc-sqlite's orchestrator, one per fault, and
+:func:`broken_component`, which the broken copies of its other components use
+(``adapters/broken_<kind>.py``).
 
 The contract must catch each (``contract_tests/tests/test_broken_backends.py``), and
 the scenarios must catch the claim that is not atomic (``CLAIM``, whose scenario
@@ -26,10 +28,10 @@ from pynenc.orchestrator.atomic_service import AtomicServiceExecutionStatus
 from pynenc.orchestrator.base_orchestrator import BaseOrchestrator
 from pynenc.runner.runner_context import RunnerContext
 
-from pynenc_contract import BackendDescription, KnownFailure
+from pynenc_contract import BackendDescription, Component, KnownFailure
 from pynenc_contract.backend import layer_settings
 from pynenc_sqlite import PynencSQLiteOrchestrator, Tables
-from pynenc_sqlite.contract import WAL
+from pynenc_sqlite.contract import STACK_WAL, WAL
 from pynenc_sqlite.orchestrator.atomic_service import AtomicServiceLog
 
 
@@ -189,6 +191,24 @@ def _backend(
         orchestrator_class=cls,
         build_app=build_app,
         known_failures=known_failures or {},
+    )
+
+
+def broken_component(kind: Component, cls: type) -> BackendDescription:
+    """Our stack in wal with ``cls`` (a broken copy of one of its components, its name
+    unique among pynenc's classes) as its ``kind`` of component."""
+
+    def build_app(app_id: str, workdir: Path) -> Pynenc:
+        app = STACK_WAL.build_app(app_id, workdir)
+        layer_settings(app, {kind.setting: cls.__name__})
+        return app
+
+    return replace(
+        STACK_WAL,
+        name=f"broken: {cls.__name__}",
+        build_app=build_app,
+        components={**STACK_WAL.components, kind: cls},
+        known_failures={},
     )
 
 

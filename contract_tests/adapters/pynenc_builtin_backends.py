@@ -3,10 +3,19 @@
 from pathlib import Path
 
 from pynenc import Pynenc
+from pynenc.broker.mem_broker import MemBroker
+from pynenc.broker.sqlite_broker import SQLiteBroker
 from pynenc.builder import PynencBuilder
+from pynenc.client_data_store.mem_client_data_store import MemClientDataStore
+from pynenc.client_data_store.sqlite_client_data_store import SQLiteClientDataStore
 from pynenc.orchestrator.mem_orchestrator import MemOrchestrator
 from pynenc.orchestrator.sqlite_orchestrator import SQLiteOrchestrator
+from pynenc.state_backend.mem_state_backend import MemStateBackend
+from pynenc.state_backend.sqlite_state_backend import SQLiteStateBackend
+from pynenc.trigger.mem_trigger import MemTrigger
+from pynenc.trigger.sqlite_trigger import SQLiteTrigger
 
+from adapters import component_defects
 from adapters.defects import (
     BLOCKING_NOT_OLDEST_FIRST,
     DEAD_HOLDER,
@@ -19,7 +28,7 @@ from adapters.defects import (
     RUNNING_CONCURRENCY_RACE,
     RUNNING_RACES,
 )
-from pynenc_contract import BackendDescription, Capability, KnownFailure
+from pynenc_contract import BackendDescription, Capability, Component, KnownFailure
 
 #: Tests that fail on both of pynenc's orchestrators.
 _SHARED = {
@@ -57,7 +66,14 @@ MEMORY = BackendDescription(
     name="pynenc-memory",
     orchestrator_class=MemOrchestrator,
     build_app=build_memory_app,
+    components={
+        Component.BROKER: MemBroker,
+        Component.STATE_BACKEND: MemStateBackend,
+        Component.TRIGGER: MemTrigger,
+        Component.CLIENT_DATA_STORE: MemClientDataStore,
+    },
     known_failures={
+        **component_defects.MEMORY,
         **_SHARED,
         "test_blocking.py::test_blocking_look_up_is_oldest_first_and_limited": (
             BLOCKING_NOT_OLDEST_FIRST
@@ -80,8 +96,15 @@ BUILTIN_SQLITE = BackendDescription(
     name="pynenc-builtin-sqlite",
     orchestrator_class=SQLiteOrchestrator,
     build_app=build_sqlite_app,
+    components={
+        Component.BROKER: SQLiteBroker,
+        Component.STATE_BACKEND: SQLiteStateBackend,
+        Component.TRIGGER: SQLiteTrigger,
+        Component.CLIENT_DATA_STORE: SQLiteClientDataStore,
+    },
     capabilities=frozenset({Capability.CROSS_PROCESS}),
     known_failures={
+        **component_defects.BUILTIN_SQLITE,
         **_SHARED,
         "test_atomic_service.py::test_finalize_without_start_inserts_a_zero_width_record": (
             KnownFailure(

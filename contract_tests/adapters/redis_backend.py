@@ -7,8 +7,13 @@ from pathlib import Path
 
 from pynenc import Pynenc
 from pynenc.builder import PynencBuilder
+from pynenc_redis.broker.redis_broker import RedisBroker
+from pynenc_redis.client_data_store.redis_client_data_store import RedisClientDataStore
 from pynenc_redis.orchestrator.redis_orchestrator import RedisOrchestrator
+from pynenc_redis.state_backend.redis_state_backend import RedisStateBackend
+from pynenc_redis.trigger.redis_trigger import RedisTrigger
 
+from adapters import component_defects
 from adapters.defects import (
     BLOCKING_NOT_OLDEST_FIRST,
     DEAD_HOLDER,
@@ -18,7 +23,7 @@ from adapters.defects import (
     RUNNING_CONCURRENCY_RACE,
     RUNNING_RACES,
 )
-from pynenc_contract import BackendDescription, Capability, KnownFailure, Service
+from pynenc_contract import BackendDescription, Capability, Component, KnownFailure, Service
 from pynenc_contract.backend import REDIS_URL_ENV
 
 
@@ -92,10 +97,17 @@ BACKEND = BackendDescription(
     name="pynenc-redis",
     orchestrator_class=RedisOrchestrator,
     build_app=build_app,
+    components={
+        Component.BROKER: RedisBroker,
+        Component.STATE_BACKEND: RedisStateBackend,
+        Component.TRIGGER: RedisTrigger,
+        Component.CLIENT_DATA_STORE: RedisClientDataStore,
+    },
     capabilities=frozenset({Capability.CROSS_PROCESS}),
     distributions=("pynenc-redis", "redis"),
     services=frozenset({Service.REDIS}),
     known_failures={
+        **component_defects.REDIS,
         "test_blocking.py::test_blocking_look_up_is_oldest_first_and_limited": (
             BLOCKING_NOT_OLDEST_FIRST
         ),

@@ -4,13 +4,15 @@ the fix (and the commands work from the author's own directory)."""
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pynenc_contract.__main__ import known_failures_from_reports, main
-from pynenc_contract.backend import version_of
+from pynenc_contract.backend import BackendDescriptionError, Component, version_of
 from pynenc_contract.plugin import unknown_keys
+from pynenc_sqlite import PynencSQLiteOrchestrator, PynencSQLiteStateBackend
 from pynenc_sqlite.contract import WAL
 
 #: The ``pytest`` script (not ``python -m pytest``: it does not put the current
@@ -235,3 +237,36 @@ def test_an_orchestrator_class_name_pynenc_does_not_know_is_one_usage_error(
     assert (
         "orchestrator_cls must be the class name of orchestrator_class, 'ThrowawayOrchestrator'"
     ) in line
+
+
+@pytest.mark.timeout(200)
+def test_an_app_on_another_broker_than_described_is_one_usage_error_before_any_test(
+    author_dir: Path,
+) -> None:
+    (author_dir / "wrongbroker.py").write_text(
+        "from dataclasses import replace\n"
+        "from pynenc_contract import Component\n"
+        "from pynenc_sqlite import PynencSQLiteBroker\n"
+        "from throwaway_backend import BACKEND\n"
+        "WRONG = replace(BACKEND, components={Component.BROKER: PynencSQLiteBroker})\n"
+    )
+    done = pytest_script(
+        author_dir, "--pyargs", "pynenc_contract.suite", "--contract-backend=wrongbroker:WRONG"
+    )
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-3000:]
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("ERROR:")]
+    assert (
+        "throwaway' built an app whose broker is pynenc.broker.sqlite_broker.SQLiteBroker" in line
+    )
+    assert "check the broker_cls set by build_app" in line
+
+
+def test_a_component_of_the_wrong_kind_is_named_with_its_base_class() -> None:
+    with pytest.raises(
+        BackendDescriptionError,
+        match=r"components\[Component.BROKER\] must be "
+        r"a BaseBroker subclass, got <class '.*PynencSQLiteStateBackend'>",
+    ):
+        replace(WAL, components={Component.BROKER: PynencSQLiteStateBackend})
+    with pytest.raises(BackendDescriptionError, match=r"its keys are Component\.BROKER, "):
+        replace(WAL, components={Component.ORCHESTRATOR: PynencSQLiteOrchestrator})

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from pynenc_contract import matrix
-from pynenc_contract.clauses import CLAUSES
+from pynenc_contract.backend import Component
+from pynenc_contract.clauses import CLAUSES, clauses_of
 
 
 def _report(directory: Path, cell: str, backend: str, python: str, **verdicts: str) -> None:
@@ -34,9 +35,21 @@ def test_reports_of_one_backend_merge_and_a_difference_between_them_fails(
     differs = ("fail", "differs between Pythons: ['fail', 'pass']")
     assert results["mine"].verdicts["API-2"] == differs
     table = matrix.summary_table(list(results.values()))
-    assert f"| theirs | {len(CLAUSES)} / {len(CLAUSES)} | none |" in table
-    assert "| mine | " in table
-    assert "(**1 failing**) | defect-REG-1 (REG-1) |" in table
+    kinds = [*Component, None]
+    every_pass = " | ".join(f"{len(clauses_of(k))} / {len(clauses_of(k))}" for k in kinds)
+    assert f"| theirs | {every_pass} | none |" in table
+    orchestrator = len(clauses_of(Component.ORCHESTRATOR))
+    assert f"| mine | {orchestrator - 2} / {orchestrator} (**1 failing**) | " in table
+    assert table.rstrip().endswith("| defect-REG-1 (REG-1) |")
+
+
+def test_a_kind_the_backend_does_not_name_shows_as_not_named(tmp_path: Path) -> None:
+    skipped = {item.id.replace("-", "_"): "skip" for item in clauses_of(Component.BROKER)}
+    _report(tmp_path, "a-3.12", "orchestrator only", "3.12.1", **skipped)
+    (result,) = matrix.load(tmp_path)
+    broker_cell = matrix.summary_table([result]).splitlines()[2].split(" | ")[2]
+    assert broker_cell == "not named"
+    assert "## Broker (BaseBroker)" in matrix.matrix_markdown([result])
 
 
 def test_the_readme_block_is_regenerated_between_its_markers(tmp_path: Path) -> None:

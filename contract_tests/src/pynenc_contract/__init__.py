@@ -1,7 +1,7 @@
-"""The pynenc orchestrator contract: numbered clauses and the tests that check them."""
+"""The pynenc component contract: numbered clauses and the tests that check them."""
 
 __version__ = "0.2.1"
-#: The pynenc releases whose ``BaseOrchestrator`` this contract specifies.
+#: The pynenc releases whose base classes this contract specifies.
 PYNENC_RANGE = ">=0.4,<0.5"
 
 from pynenc_contract.backend import (  # noqa: E402
@@ -9,6 +9,7 @@ from pynenc_contract.backend import (  # noqa: E402
     BackendDescription,
     Capability,
     Check,
+    Component,
     ContractBackend,
     KnownFailure,
     Service,
@@ -20,6 +21,7 @@ __all__ = [
     "BackendDescription",
     "Capability",
     "Check",
+    "Component",
     "ContractBackend",
     "KnownFailure",
     "Service",

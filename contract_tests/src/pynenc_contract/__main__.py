@@ -84,6 +84,10 @@ def describe(spec: str) -> dict[str, object]:
     return {
         "name": backend.name,
         "orchestrator": f"{orchestrator.__module__}.{orchestrator.__qualname__}",
+        "components": {
+            kind.value: f"{cls.__module__}.{cls.__qualname__}"
+            for kind, cls in backend.components.items()
+        },
         "capabilities": sorted(backend.capabilities),
         "services": {service.value: service.url_env for service in sorted(backend.services)},
         "distributions": list(backend.distributions),

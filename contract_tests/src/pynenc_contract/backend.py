@@ -22,7 +22,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from pynenc.orchestrator.base_orchestrator import BaseOrchestrator
+from pynenc.broker.base_broker import BaseBroker
+from pynenc.client_data_store.base_client_data_store import BaseClientDataStore
+from pynenc.orchestrator.base_orchestrator import BaseBlockingControl, BaseOrchestrator
+from pynenc.state_backend.base_state_backend import BaseStateBackend
+from pynenc.trigger.base_trigger import BaseTrigger
 
 if TYPE_CHECKING:
     from pynenc import Pynenc
@@ -45,6 +49,35 @@ class Capability(StrEnum):
 
     #: Several OS processes can share the backend (not an in-memory store).
     CROSS_PROCESS = "cross_process"
+
+
+class Component(StrEnum):
+    """A kind of pynenc component; the value is the app's attribute that holds it."""
+
+    ORCHESTRATOR = "orchestrator"
+    BROKER = "broker"
+    STATE_BACKEND = "state_backend"
+    TRIGGER = "trigger"
+    CLIENT_DATA_STORE = "client_data_store"
+
+    @property
+    def base_classes(self) -> tuple[type, ...]:
+        """pynenc's abstract classes that a component of this kind implements."""
+        return _BASE_CLASSES[self]
+
+    @property
+    def setting(self) -> str:
+        """The pynenc setting that selects the class (``broker_cls``)."""
+        return f"{self.value}_cls"
+
+
+_BASE_CLASSES: dict[Component, tuple[type, ...]] = {
+    Component.ORCHESTRATOR: (BaseOrchestrator, BaseBlockingControl),
+    Component.BROKER: (BaseBroker,),
+    Component.STATE_BACKEND: (BaseStateBackend,),
+    Component.TRIGGER: (BaseTrigger,),
+    Component.CLIENT_DATA_STORE: (BaseClientDataStore,),
+}
 
 
 class Service(StrEnum):
@@ -124,6 +157,9 @@ class BackendDescription:
         ``"<scenario>/<case>: <check>"`` and may use ``*`` wildcards
         (``"concurrency/*: never two RUNNING*"``).
     :param services: servers the backend needs (see :class:`Service`).
+    :param components: the classes of the other components the backend provides, by kind
+        (``{Component.BROKER: MyBroker}``); the contract runs the clauses of each kind
+        named here and skips the others, naming them. Empty: an orchestrator alone.
     :param app_checks: checks that only this backend can make (pynenc-sqlite: its file
         is in the journal mode it was configured with); the scenarios run each on every
         case's app once its runners have stopped, beside their own checks.
@@ -140,6 +176,7 @@ class BackendDescription:
     known_failures: Mapping[str, KnownFailure] = field(default_factory=dict)
     services: frozenset[Service] = frozenset()
     app_checks: tuple[AppCheck, ...] = ()
+    components: Mapping[Component, type] = field(default_factory=dict)
     #: ``module:attribute`` this description was loaded from (set by :func:`load_backend`).
     spec: str | None = None
 
@@ -151,14 +188,47 @@ class BackendDescription:
                 f"{self.name}: orchestrator_class must be a BaseOrchestrator subclass, "
                 f"got {self.orchestrator_class!r}"
             )
+        for kind, cls in self.components.items():
+            if kind not in set(Component) or kind == Component.ORCHESTRATOR:
+                others = ", ".join(
+                    f"Component.{k.name}" for k in Component if k.value != "orchestrator"
+                )
+                raise BackendDescriptionError(
+                    f"{self.name}: components has key {kind!r}; its keys are {others} "
+                    "(the orchestrator is orchestrator_class)"
+                )
+            base = Component(kind).base_classes[0]
+            if not isinstance(cls, type) or not issubclass(cls, base):
+                raise BackendDescriptionError(
+                    f"{self.name}: components[Component.{Component(kind).name}] must be a "
+                    f"{base.__name__} subclass, got {cls!r}"
+                )
 
-    def new_app(self, app_id: str, workdir: Path, settings: Settings | None = None) -> "Pynenc":
-        """Build an app, layer ``settings`` over its configuration, and check that it
-        really uses ``orchestrator_class``."""
+    def component_class(self, kind: Component) -> type | None:
+        """The class of the backend's ``kind`` of component; None when it names none."""
+        if kind == Component.ORCHESTRATOR:
+            return self.orchestrator_class
+        return self.components.get(kind)
+
+    def provided(self) -> tuple[Component, ...]:
+        """The kinds of component this description names, the orchestrator first."""
+        return tuple(kind for kind in Component if self.component_class(kind) is not None)
+
+    def new_app(
+        self,
+        app_id: str,
+        workdir: Path,
+        settings: Settings | None = None,
+        kinds: Sequence["Component"] = (),
+    ) -> "Pynenc":
+        """Build an app, layer ``settings`` over its configuration, and check that its
+        components of ``kinds`` (default: the orchestrator) are the declared classes."""
         app = self.build_app(app_id, workdir)
         if settings:
             layer_settings(app, settings)
-        return checked_app(self, app)
+        for kind in kinds or (Component.ORCHESTRATOR,):
+            checked_component(self, app, kind)
+        return app
 
     def child_app_builder(self) -> tuple[str, str]:
         """How a child process builds apps: ``("backend", spec)`` loads this description,
@@ -243,25 +313,41 @@ def layer_settings(app: "Pynenc", settings: Settings) -> None:
 
 def checked_app(backend: BackendDescription, app: "Pynenc") -> "Pynenc":
     """Refuse an app whose orchestrator is not the backend's declared class."""
+    checked_component(backend, app, Component.ORCHESTRATOR)
+    return app
+
+
+def checked_component(backend: BackendDescription, app: "Pynenc", kind: Component) -> Any:
+    """The app's ``kind`` of component, refused unless it is the class the backend
+    declares for that kind."""
+    wanted = backend.component_class(kind)
+    if wanted is None:
+        raise BackendDescriptionError(f"backend {backend.name!r} names no {kind} class")
     try:
-        orchestrator = app.orchestrator
+        component = getattr(app, kind.value)
     except ValueError as error:
         if "Unknown subclass" not in str(error):
             raise
         raise BackendDescriptionError(
-            f"backend {backend.name!r} built an app with {error}; orchestrator_cls must be "
-            f"the class name of orchestrator_class, {backend.orchestrator_class.__name__!r}, "
-            "set by build_app"
+            f"backend {backend.name!r} built an app with {error}; {kind.setting} must be "
+            f"the class name of {_declared(kind)}, {wanted.__name__!r}, set by build_app"
         ) from None
-    if type(orchestrator) is not backend.orchestrator_class:
+    if type(component) is not wanted:
         raise BackendDescriptionError(
-            f"backend {backend.name!r} built an app whose orchestrator is "
-            f"{type(orchestrator).__module__}.{type(orchestrator).__qualname__}, not "
-            f"{backend.orchestrator_class.__module__}.{backend.orchestrator_class.__qualname__}"
-            "; check the orchestrator_cls set by build_app (pynenc falls back to its own "
-            "classes when the name is wrong or ambiguous)"
+            f"backend {backend.name!r} built an app whose {kind} is "
+            f"{type(component).__module__}.{type(component).__qualname__}, not "
+            f"{wanted.__module__}.{wanted.__qualname__}; check the {kind.setting} set by "
+            "build_app (pynenc falls back to its own classes when the name is wrong or "
+            "ambiguous)"
         )
-    return app
+    return component
+
+
+def _declared(kind: Component) -> str:
+    """Where a description declares the class of ``kind``."""
+    if kind == Component.ORCHESTRATOR:
+        return "orchestrator_class"
+    return f"components[Component.{kind.name}]"
 
 
 class _CurrentDirectoryFinder(MetaPathFinder):
@@ -373,9 +459,10 @@ def load_backend(spec: str) -> BackendDescription:
 
 
 def build_in_child(builder: tuple[str, str], app_id: str, workdir: Path) -> "Pynenc":
-    """Build an app in a child process from :meth:`BackendDescription.child_app_builder`."""
+    """Build an app in a child process from :meth:`BackendDescription.child_app_builder`
+    (the caller checks the components it uses)."""
     kind, spec = builder
     if kind == "backend":
-        return load_backend(spec).new_app(app_id, workdir)
+        return load_backend(spec).build_app(app_id, workdir)
     build: AppBuilder = load_object(spec)  # type: ignore[assignment]
     return build(app_id, workdir)

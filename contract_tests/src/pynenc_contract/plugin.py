@@ -27,6 +27,7 @@ from pynenc_contract.backend import (
     ENV_BACKEND,
     BackendDescription,
     BackendDescriptionError,
+    checked_component,
     key_matches,
     load_backend,
 )
@@ -88,8 +89,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def probe_backend(backend: BackendDescription) -> None:
-    """Build one app the way every test will: a description whose apps use another
-    orchestrator is one usage error before any test, not an error per test.
+    """Build one app the way every test will: a description whose apps use other
+    classes than it names is one usage error before any test, not an error per test.
 
     Any other exception is the backend's to answer for: the tests report it, clause by
     clause (an orchestrator that cannot be instantiated fails API-1, for example).
@@ -101,9 +102,16 @@ def probe_backend(backend: BackendDescription) -> None:
             raise
         except Exception:
             return
-        close = getattr(app.orchestrator, "close", None)
-        if callable(close):
-            close()
+        for kind in backend.provided():
+            try:
+                component = checked_component(backend, app, kind)
+            except BackendDescriptionError:
+                raise
+            except Exception:
+                continue
+            close = getattr(component, "close", None)
+            if callable(close):
+                close()
 
 
 def contract_test_id(item: pytest.Item) -> str:
@@ -169,7 +177,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     backend = config.stash[_BACKEND_KEY]
     if backend is None:
         return
-    drift = signature_drift(backend.orchestrator_class)
+    drift = [
+        problem
+        for kind in backend.provided()
+        for problem in signature_drift(backend.component_class(kind) or object)
+    ]
     if drift and not hasattr(config, "workerinput"):  # before any test; API-2 fails on it too
         config.issue_config_time_warning(
             pytest.PytestWarning(f"{backend.name}: signature drift: {'; '.join(drift)}"),
@@ -180,7 +192,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.user_properties.append(("contract_clauses", ",".join(ids)))
         item.user_properties.append(("contract_test_id", contract_test_id(item)))
         missing = {CLAUSES[cid].capability for cid in ids} - {None, *backend.capabilities}
-        if missing:
+        unnamed = {kind for cid in ids for kind in CLAUSES[cid].components} - set(
+            backend.provided()
+        )
+        if unnamed:
+            kinds = ", ".join(f"Component.{kind.name}" for kind in sorted(unnamed))
+            reason = f"{backend.name} names no {kinds} class (BackendDescription.components)"
+            item.add_marker(pytest.mark.skip(reason=reason))
+        elif missing:
             item.add_marker(
                 pytest.mark.skip(
                     reason=f"{backend.name} lacks capability {', '.join(sorted(map(str, missing)))}"

@@ -1,6 +1,7 @@
 """Races between threads or OS processes, each racer with its own app and runner id.
 
-A race is a named work function (see :data:`WORK`) that every racer runs at once,
+A race is a work function that every racer runs at once (a name of :data:`WORK`, or
+``"module:function"`` of an importable module, such as a suite module),
 released by a barrier; a work may wait at the barrier again (``racer.sync()``) to
 line racers up between its steps. Racing processes build their apps from the
 backend description and register the suite tasks the race names with the test's
@@ -25,7 +26,12 @@ from pynenc.orchestrator.atomic_service import AtomicServiceId, AtomicServiceRun
 from pynenc.runner.runner_context import RunnerContext
 
 from pynenc_contract import kit, tasks
-from pynenc_contract.backend import BackendDescription, build_in_child
+from pynenc_contract.backend import (
+    BackendDescription,
+    Component,
+    build_in_child,
+    load_object,
+)
 from pynenc_contract.workers import WorkerError, run_workers
 
 if TYPE_CHECKING:
@@ -124,9 +130,12 @@ def route_same_call(app: "Pynenc", racer: Racer, calls: Sequence[str]) -> list[s
     return got
 
 
-def _warm_up(app: "Pynenc") -> None:
-    """Reach the backend once, so that setting up connections does not decide the race."""
-    app.orchestrator.get_active_runners()
+def _warm_up(app: "Pynenc", kind: Component) -> object:
+    """Reach the backend once through the ``kind`` of component that races, so that
+    setting up connections does not decide the race; return that component."""
+    if kind == Component.ORCHESTRATOR:
+        app.orchestrator.get_active_runners()
+    return getattr(app, kind.value)
 
 
 WORK: dict[str, Work] = {
@@ -138,15 +147,30 @@ WORK: dict[str, Work] = {
 }
 
 
-def in_threads(app: "Pynenc", work: str, inputs: Sequence[str], racers: int) -> list[list[str]]:
+def work_function(work: str) -> Work:
+    """The work named ``work``: a key of :data:`WORK` or ``"module:function"``."""
+    found = WORK.get(work) or load_object(work)
+    if not callable(found):
+        raise TypeError(f"race work {work!r} is not a function")
+    return found
+
+
+def in_threads(
+    app: "Pynenc",
+    work: str,
+    inputs: Sequence[str],
+    racers: int,
+    kind: Component = Component.ORCHESTRATOR,
+) -> list[list[str]]:
     """Run ``work`` in ``racers`` threads sharing ``app``, as a runner's threads do."""
     barrier = threading.Barrier(racers)
+    function = work_function(work)
 
     def race(index: int) -> list[str]:
-        _warm_up(app)
+        _warm_up(app, kind)
         barrier.wait(RACE_TIMEOUT_SECONDS)
         racer = Racer(index, racers, lambda: barrier.wait(RACE_TIMEOUT_SECONDS))
-        return WORK[work](app, racer, inputs)
+        return function(app, racer, inputs)
 
     with ThreadPoolExecutor(racers) as pool:
         return list(pool.map(race, range(racers), timeout=RACE_TIMEOUT_SECONDS))
@@ -161,15 +185,19 @@ def in_processes(
     inputs: Sequence[str],
     racers: int,
     task_options: Mapping[str, Mapping[str, Any]] | None = None,
+    kind: Component = Component.ORCHESTRATOR,
 ) -> list[list[str]]:
     """Run ``work`` in ``racers`` spawned OS processes, started together.
 
     :param task_options: suite task name -> its options in the test's app; each
         racer registers them the same way in its app.
+    :param kind: the component that races; each racer checks that its app has the
+        backend's class for it.
     """
     job = RaceJob(
         backend.child_app_builder(),
-        backend.orchestrator_class,
+        kind,
+        backend.component_class(kind),
         app_id,
         str(workdir),
         work,
@@ -192,7 +220,8 @@ class RaceJob:
     """What every racing process needs to build its app and race (picklable)."""
 
     builder: tuple[str, str]
-    orchestrator_class: type
+    kind: Component
+    component_class: type | None
     app_id: str
     workdir: str
     work: str
@@ -204,11 +233,12 @@ def _race_in_child(job_and_place: tuple[RaceJob, int, int], barrier: Barrier) ->
     """A racing process: build the app, wait for the others, race."""
     job, index, racers = job_and_place
     app = build_in_child(job.builder, job.app_id, Path(job.workdir))
-    if type(app.orchestrator) is not job.orchestrator_class:
-        raise TypeError(f"child built {type(app.orchestrator).__name__}")
     for name, options in job.task_options.items():
         kit.task(app, getattr(tasks, name), **options)
-    _warm_up(app)
+    function = work_function(job.work)
+    component = _warm_up(app, job.kind)
+    if type(component) is not job.component_class:
+        raise TypeError(f"child built {type(component).__name__} as its {job.kind}")
     barrier.wait(RACE_TIMEOUT_SECONDS)
     racer = Racer(index, racers, lambda: barrier.wait(RACE_TIMEOUT_SECONDS))
-    return WORK[job.work](app, racer, job.inputs)
+    return function(app, racer, job.inputs)

@@ -9,7 +9,7 @@ import pytest
 
 from pynenc_contract import __version__
 from pynenc_contract.backend import BackendDescription
-from pynenc_contract.clauses import CLAUSES
+from pynenc_contract.clauses import CLAUSES, TITLES, clauses_of
 
 PASS, FAIL, SKIP, XFAIL = "pass", "fail", "skip", "known-fail"
 #: How the reason of a known failure starts, in the terminal and the report.
@@ -100,10 +100,15 @@ class ConformanceReport:
         return counts
 
     def table(self) -> str:
+        """Clause x verdict, a section per kind of component, then the counts."""
         width = max(len(cid) for cid in self.tests)
+        verdicts = self.verdicts()
         lines = [f"{'clause'.ljust(width)}  verdict     detail"]
-        for cid, (verdict, reason) in self.verdicts().items():
-            lines.append(f"{cid.ljust(width)}  {verdict.ljust(10)}  {reason[:90]}")
+        for kind, title in TITLES.items():
+            lines.append(f"-- {title}")
+            for item in clauses_of(kind):
+                verdict, reason = verdicts[item.id]
+                lines.append(f"{item.id.ljust(width)}  {verdict.ljust(10)}  {reason[:90]}")
         versions = ", ".join(f"{name} {version}" for name, version in self.versions.items())
         counts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(self.counts().items()))
         lines.append(f"{len(self.tests)} clauses: {counts}  [contract {__version__}; {versions}]")

@@ -1,6 +1,6 @@
 """pynenc-sqlite's descriptions for the harness: the orchestrator in each journal mode,
-and ``STACK``, every pynenc-sqlite component in one file (WAL; :func:`stack` for another
-journal mode).
+and the stack, every pynenc-sqlite component in one file, in each journal mode
+(``STACK_WAL`` ... ``STACK_MEMORY``; ``STACK`` is ``STACK_WAL``).
 
 ``pynenc_sqlite.contract:WAL`` (``DELETE``, ``TRUNCATE``, ``PERSIST``, ``MEMORY``)
 runs the contract (``pytest --pyargs pynenc_contract.suite --contract-backend
@@ -10,15 +10,21 @@ pynenc_sqlite.contract:DELETE``), the scenarios and the benchmark
 """
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pynenc import Pynenc
 from pynenc.builder import PynencBuilder
 
-from pynenc_contract import BackendDescription, Capability, Check
-from pynenc_sqlite import PynencSQLiteOrchestrator
+from pynenc_contract import BackendDescription, Capability, Check, Component
+from pynenc_sqlite import (
+    PynencSQLiteBroker,
+    PynencSQLiteClientDataStore,
+    PynencSQLiteOrchestrator,
+    PynencSQLiteStateBackend,
+    PynencSQLiteTrigger,
+)
 from pynenc_sqlite.conf.config_database import JournalMode
 
 #: The file of this orchestrator, of every pynenc-sqlite component, and of pynenc's
@@ -56,9 +62,23 @@ def check_journal_mode(app: Pynenc) -> Check | None:
     )
 
 
-def _described(name: str, select: Callable[[Any, Path], Any]) -> BackendDescription:
+#: Every component of pynenc-sqlite but the orchestrator.
+COMPONENTS = {
+    Component.BROKER: PynencSQLiteBroker,
+    Component.STATE_BACKEND: PynencSQLiteStateBackend,
+    Component.TRIGGER: PynencSQLiteTrigger,
+    Component.CLIENT_DATA_STORE: PynencSQLiteClientDataStore,
+}
+
+
+def _described(
+    name: str,
+    select: Callable[[Any, Path], Any],
+    components: Mapping[Component, type] | None = None,
+) -> BackendDescription:
     """Apps built with pynenc's SQLite components in their own file, then ``select``
-    (given the builder and the work dir) choosing ours."""
+    (given the builder and the work dir) choosing ours (``components``: the ones beyond
+    the orchestrator)."""
 
     def build_app(app_id: str, workdir: Path) -> Pynenc:
         builder = PynencBuilder().app_id(app_id).sqlite(str(workdir / COMPONENTS_FILE))
@@ -72,6 +92,7 @@ def _described(name: str, select: Callable[[Any, Path], Any]) -> BackendDescript
         capabilities=frozenset({Capability.CROSS_PROCESS}),
         distributions=("pynenc-sqlite",),
         app_checks=(check_journal_mode,),
+        components=components or {},
     )
 
 
@@ -96,7 +117,12 @@ def stack(journal_mode: str) -> BackendDescription:
         lambda builder, workdir: builder.sqlite_stack(
             str(workdir / STACK_FILE), journal_mode=journal_mode
         ),
+        COMPONENTS,
     )
 
 
-STACK = stack(JournalMode.WAL.value)
+STACK_WAL, STACK_DELETE, STACK_TRUNCATE, STACK_PERSIST, STACK_MEMORY = (
+    stack(mode.value) for mode in JournalMode
+)
+#: The stack in WAL, the mode a new file gets.
+STACK = STACK_WAL
