@@ -5,6 +5,7 @@ import itertools
 import os
 import sqlite3
 import threading
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,10 +60,12 @@ def test_a_database_held_in_wal_refuses_another_mode(make_app: MakeApp, tmp_path
     try:
         with pytest.raises(
             DatabaseFileError, match="runs in journal mode 'wal', not the configured 'delete'"
-        ):
+        ) as refused:
             make_app(db_path=db, journal_mode="delete")
     finally:
         holder.close()
+    # The error comes alone: no AttributeError about the thread's missing connection.
+    assert "AttributeError" not in "".join(traceback.format_exception(refused.value))
 
 
 @pytest.mark.parametrize(("configured", "expected"), [(None, 0o600), ("0640", 0o640)])

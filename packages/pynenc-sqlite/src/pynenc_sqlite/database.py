@@ -110,9 +110,10 @@ class Database:
     def connection(self) -> sqlite3.Connection:
         """This thread's connection: the one it holds, else one a thread that ended
         left, else a new one (in a forked child too)."""
-        try:
-            lease: _Lease = self._local.lease
-        except AttributeError:
+        # getattr, not try/except AttributeError: an error raised while connecting
+        # must not come chained to an AttributeError about the missing lease.
+        lease: _Lease | None = getattr(self._local, "lease", None)
+        if lease is None:
             lease = self._local.lease = _Lease(self._reuse_idle() or self._connect(), self._idle)
         return lease.conn
 
