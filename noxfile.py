@@ -268,7 +268,7 @@ def conformance(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[0], tags=["ci"])
 def contract_selftest(session: nox.Session) -> None:
-    """The contract's own tests: completeness, CONTRACT.md, broken orchestrators caught
+    """The contract's own tests: completeness, CONTRACT.md, broken copies caught
     (each on the suite modules of its clauses)."""
     install(session, "test")
     pytest_with_coverage(session, "contract_tests/tests", "-n", "2", "-m", "not slow")
@@ -276,7 +276,7 @@ def contract_selftest(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[0], default=False)
 def contract_broken(session: nox.Session) -> None:
-    """Each broken orchestrator on the whole suite fails exactly its clauses (~10 min)."""
+    """Each broken copy on the whole suite fails exactly its clauses (roughly 30 min)."""
     install(session, "test")
     session.run("pytest", "contract_tests/tests/test_broken_backends.py", "-m", "slow")
 

@@ -23,6 +23,7 @@ from adapters.defects import (
     RUNNING_CONCURRENCY_RACE,
     RUNNING_RACES,
 )
+from adapters.defects_broker import REDIS_BROKER_PRE_0_4
 from pynenc_contract import BackendDescription, Capability, Component, KnownFailure, Service
 from pynenc_contract.backend import REDIS_URL_ENV
 
@@ -36,11 +37,6 @@ CLAIM_OUTSIDE_MULTI = KnownFailure(
     "pynenc-redis 0.3.0: claim outside MULTI",
     "a status transition reads the record outside its MULTI block, so several racers "
     "claim the same PENDING invocation (ATOM-1/2)",
-)
-BROKER_MISSES_ROUTE = KnownFailure(
-    "pynenc-redis 0.3.0: RedisBroker lacks _route_invocation(s)",
-    "RedisBroker misses the abstract _route_invocation and _route_invocations of "
-    "pynenc 0.4, so no app that routes invocations can be built (FLOW-1/2/3, CC-3)",
 )
 STALE_ATOMIC_RECORD = KnownFailure(
     "pynenc-redis 0.3.0: stale atomic-service record",
@@ -113,10 +109,10 @@ BACKEND = BackendDescription(
         ),
         DEAD_HOLDER: STALE_ATOMIC_RECORD,
         RUNNING_RACES: RUNNING_CONCURRENCY_RACE,
-        REGISTRATION_RACES: BROKER_MISSES_ROUTE,
+        REGISTRATION_RACES: REDIS_BROKER_PRE_0_4,
         "test_concurrency.py::test_one_process_wins_each_claim": CLAIM_OUTSIDE_MULTI,
         "test_concurrency.py::test_one_thread_wins_each_claim": CLAIM_OUTSIDE_MULTI,
-        "test_flows.py::*": BROKER_MISSES_ROUTE,
+        "test_flows.py::*": REDIS_BROKER_PRE_0_4,
         "test_interface.py::test_signatures_match_the_base_class": HEARTBEAT_WITHOUT_QUEUES,
         "test_model.py::test_random_operation_sequences_match_the_model": REGISTERED_KEEPS_OWNER,
         "test_purge.py::test_auto_purge_removes_marked_invocations_after_the_period": (
@@ -132,7 +128,7 @@ BACKEND = BackendDescription(
             HEARTBEAT_WITHOUT_QUEUES
         ),
         # scenarios: no runner starts, its broker cannot be built
-        "*: the case runs to its end": BROKER_MISSES_ROUTE,
+        "*: the case runs to its end": REDIS_BROKER_PRE_0_4,
     },
 )
 

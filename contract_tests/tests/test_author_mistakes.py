@@ -256,8 +256,9 @@ def test_an_app_on_another_broker_than_described_is_one_usage_error_before_any_t
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-3000:]
     (line,) = [line for line in done.stderr.splitlines() if line.startswith("ERROR:")]
     assert (
-        "throwaway' built an app whose broker is pynenc.broker.sqlite_broker.SQLiteBroker" in line
-    )
+        "throwaway' built an app whose broker is throwaway_backend.ThrowawayBroker, not "
+        "pynenc_sqlite.broker.sqlite_broker.PynencSQLiteBroker"
+    ) in line
     assert "check the broker_cls set by build_app" in line
 
 

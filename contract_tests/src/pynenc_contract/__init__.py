@@ -1,6 +1,6 @@
 """The pynenc component contract: numbered clauses and the tests that check them."""
 
-__version__ = "0.2.1"
+__version__ = "0.3.0"
 #: The pynenc releases whose base classes this contract specifies.
 PYNENC_RANGE = ">=0.4,<0.5"
 

@@ -27,6 +27,7 @@ from pynenc_contract.backend import (
     ENV_BACKEND,
     BackendDescription,
     BackendDescriptionError,
+    Component,
     checked_component,
     key_matches,
     load_backend,
@@ -196,7 +197,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             backend.provided()
         )
         if unnamed:
-            kinds = ", ".join(f"Component.{kind.name}" for kind in sorted(unnamed))
+            kinds = ", ".join(f"Component.{kind.name}" for kind in Component if kind in unnamed)
             reason = f"{backend.name} names no {kinds} class (BackendDescription.components)"
             item.add_marker(pytest.mark.skip(reason=reason))
         elif missing:

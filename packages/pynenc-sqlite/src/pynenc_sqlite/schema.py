@@ -367,6 +367,26 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         ) WITHOUT ROWID""",
         f"CREATE INDEX {G.RUN_LINKS}_ref ON {G.RUN_LINKS}(app_key, kind, ref)",
     ),
+    # 7: every history entry is kept: the unique (app_key, invocation_id, ts, status) of
+    # migration 4 made an entry replace an earlier one with the same time and status
+    # (a frozen or coarse clock), losing a retry's second PENDING and RUNNING. SQLite
+    # cannot drop a constraint, so the table is rebuilt with its rows and their order.
+    (
+        f"""CREATE TABLE {S.HISTORY}_kept (
+            seq INTEGER PRIMARY KEY,
+            app_key INTEGER NOT NULL,
+            invocation_id TEXT NOT NULL,
+            ts REAL NOT NULL,
+            status TEXT NOT NULL,
+            entry TEXT NOT NULL
+        )""",
+        f"INSERT INTO {S.HISTORY}_kept (seq, app_key, invocation_id, ts, status, entry) "
+        f"SELECT seq, app_key, invocation_id, ts, status, entry FROM {S.HISTORY}",
+        f"DROP TABLE {S.HISTORY}",
+        f"ALTER TABLE {S.HISTORY}_kept RENAME TO {S.HISTORY}",
+        f"CREATE INDEX {S.HISTORY}_time ON {S.HISTORY}(app_key, ts)",
+        f"CREATE INDEX {S.HISTORY}_invocation ON {S.HISTORY}(app_key, invocation_id, ts)",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -164,8 +164,7 @@ class PynencSQLiteStateBackend(OnDatabase, BaseStateBackend[Any, Any]):
     def _add_histories(
         self, invocation_ids: list[InvocationId], invocation_history: InvocationHistory
     ) -> None:
-        """The same entry for each invocation (an entry with the same time and status
-        replaces the stored one)."""
+        """The same entry for each invocation, appended to its history."""
         with self.database.write() as tx:
             self.add_histories_in(tx, invocation_ids, invocation_history)
 
@@ -187,15 +186,17 @@ class PynencSQLiteStateBackend(OnDatabase, BaseStateBackend[Any, Any]):
         invocation_ids: list[InvocationId],
         invocation_history: InvocationHistory,
     ) -> None:
-        """Store history entries in the caller's write transaction on this database."""
+        """Append history entries in the caller's write transaction on this database.
+
+        Every entry is kept, those with the same time and status as an earlier one
+        included (a frozen or coarse clock); ``seq`` keeps the order they were stored in.
+        """
         entry = json.loads(invocation_history.to_json())
         ts = invocation_history.timestamp.timestamp()
         status = invocation_history.status_record.status.value
         tx.executemany(
             f"""INSERT INTO {S.HISTORY} (app_key, invocation_id, ts, status, entry)
-                VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (app_key, invocation_id, ts, status)
-                DO UPDATE SET entry = excluded.entry""",
+                VALUES (?, ?, ?, ?, ?)""",
             [
                 (
                     self.rows.app_key,
