@@ -203,9 +203,10 @@ def skip_without_services(session: nox.Session, described: dict[str, Any]) -> No
 
 
 def _ci_on(python: str, backend: str) -> list[str]:
-    """Tags of a matrix cell: ours runs in `-t ci` on every Python, other backends on the
-    first (their code is not ours; `nox -s contract` runs every cell)."""
-    return ["ci"] if backend.startswith("sqlite-") or python == PYTHONS[0] else []
+    """Tags of a matrix cell: `-t ci` runs every backend on the first Python (ours in
+    every journal mode) and ours in WAL on the others; `nox -s contract` runs every
+    cell."""
+    return ["ci"] if python == PYTHONS[0] or backend == "sqlite-stack-wal" else []
 
 
 @nox.session
