@@ -43,8 +43,8 @@ BACKENDS = {
         f"sqlite-stack-{mode}": f"pynenc_sqlite.contract:STACK_{mode.upper()}"
         for mode in JOURNAL_MODES
     },
-    "memory": "adapters.pynenc_builtin_backends:MEMORY",
-    "builtin-sqlite": "adapters.pynenc_builtin_backends:BUILTIN_SQLITE",
+    "memory": "pynenc_contract.pynenc_backends:MEMORY",
+    "builtin-sqlite": "pynenc_contract.pynenc_backends:BUILTIN_SQLITE",
     "redis": "adapters.redis_backend:BACKEND",
     "redis-orchestrator": "adapters.redis_backend:ORCHESTRATOR",
     "rustvello": "adapters.rustvello_backend:BACKEND",

@@ -1,4 +1,5 @@
-"""Known failures of every backend's components beyond the orchestrator, by backend."""
+"""Known failures of pynenc-redis's and pynenc-rustvello's components beyond the
+orchestrator, by backend."""
 
 from adapters import (
     defects_across,
@@ -17,9 +18,5 @@ _KINDS = (
     defects_across,
 )
 
-MEMORY: dict[str, KnownFailure] = {k: v for m in _KINDS for k, v in m.MEMORY.items()}
-BUILTIN_SQLITE: dict[str, KnownFailure] = {
-    k: v for m in _KINDS for k, v in m.BUILTIN_SQLITE.items()
-}
 REDIS: dict[str, KnownFailure] = {k: v for m in _KINDS for k, v in m.REDIS.items()}
 RUSTVELLO: dict[str, KnownFailure] = {k: v for m in _KINDS for k, v in m.RUSTVELLO.items()}

@@ -13,8 +13,6 @@ RUSTVELLO_NOT_INSTANTIABLE = KnownFailure(
     "--contract-backend adapters.rustvello_backend:BACKEND",
 )
 
-MEMORY: dict[str, KnownFailure] = {}
-BUILTIN_SQLITE: dict[str, KnownFailure] = {}
 #: RedisBroker cannot be instantiated: no app of the redis stack routes an invocation.
 REDIS: dict[str, KnownFailure] = {"test_across.py::*": REDIS_BROKER_PRE_0_4}
 RUSTVELLO: dict[str, KnownFailure] = {"test_across.py::*": RUSTVELLO_NOT_INSTANTIABLE}

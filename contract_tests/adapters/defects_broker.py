@@ -23,7 +23,5 @@ RUSTVELLO_BROKER_PRE_0_4 = KnownFailure(
     "--contract-backend adapters.rustvello_backend:BACKEND",
 )
 
-MEMORY: dict[str, KnownFailure] = {}
-BUILTIN_SQLITE: dict[str, KnownFailure] = {}
 REDIS: dict[str, KnownFailure] = {"test_broker.py::*": REDIS_BROKER_PRE_0_4}
 RUSTVELLO: dict[str, KnownFailure] = {"test_broker.py::*": RUSTVELLO_BROKER_PRE_0_4}

@@ -2,7 +2,5 @@
 
 from pynenc_contract import KnownFailure
 
-MEMORY: dict[str, KnownFailure] = {}
-BUILTIN_SQLITE: dict[str, KnownFailure] = {}
 REDIS: dict[str, KnownFailure] = {}
 RUSTVELLO: dict[str, KnownFailure] = {}

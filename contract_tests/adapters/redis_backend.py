@@ -14,7 +14,10 @@ from pynenc_redis.state_backend.redis_state_backend import RedisStateBackend
 from pynenc_redis.trigger.redis_trigger import RedisTrigger
 
 from adapters import component_defects
-from adapters.defects import (
+from adapters.defects_broker import REDIS_BROKER_PRE_0_4
+from pynenc_contract import BackendDescription, Capability, Component, KnownFailure, Service
+from pynenc_contract.backend import REDIS_URL_ENV
+from pynenc_contract.pynenc_defects import (
     BLOCKING_NOT_OLDEST_FIRST,
     DEAD_HOLDER,
     REGISTERED_KEEPS_OWNER,
@@ -23,9 +26,6 @@ from adapters.defects import (
     RUNNING_CONCURRENCY_RACE,
     RUNNING_RACES,
 )
-from adapters.defects_broker import REDIS_BROKER_PRE_0_4
-from pynenc_contract import BackendDescription, Capability, Component, KnownFailure, Service
-from pynenc_contract.backend import REDIS_URL_ENV
 
 
 def redis_url() -> str:

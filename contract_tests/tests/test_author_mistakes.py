@@ -51,11 +51,12 @@ def test_the_pytest_script_finds_the_authors_package_with_no_warnings(author_dir
 def test_expect_output_pasted_back_names_the_same_tests(tmp_path: Path) -> None:
     report = tmp_path / "conformance.json"
     tests = {
-        BRACKETED: {"outcome": "fail", "reason": "AssertionError: two claims"},
+        BRACKETED: {"outcome": "fail", "reason": "AssertionError: two claims", "clauses": ["CC-3"]},
         "test_lookups.py::test_filter_by_status": {"outcome": "pass", "reason": ""},
     }
     report.write_text(json.dumps({"backend": "mine", "tests": tests}))
     source = known_failures_from_reports([report])
+    assert "KnownFailure('DEFECT', 'AssertionError: two claims'),  # CC-3" in source
     namespace: dict[str, object] = {}
     exec(source, namespace)  # pasted into a description module as it is
     known = namespace["known_failures"]
@@ -266,7 +267,9 @@ def test_a_component_of_the_wrong_kind_is_named_with_its_base_class() -> None:
     with pytest.raises(
         BackendDescriptionError,
         match=r"components\[Component.BROKER\] must be "
-        r"a BaseBroker subclass, got <class '.*PynencSQLiteStateBackend'>",
+        r"a BaseBroker subclass, got <class '.*PynencSQLiteStateBackend'>; "
+        r"PynencSQLiteStateBackend is a BaseStateBackend: give it as "
+        r"components\[Component\.STATE_BACKEND\]",
     ):
         replace(WAL, components={Component.BROKER: PynencSQLiteStateBackend})
     with pytest.raises(BackendDescriptionError, match=r"its keys are Component\.BROKER, "):

@@ -76,7 +76,7 @@ def test_a_backend_that_cannot_span_processes_is_a_usage_error(tmp_path: Path) -
         CONTRACT_TESTS,
         "run",
         "--backend",
-        "adapters.pynenc_builtin_backends:MEMORY",
+        "pynenc_contract.pynenc_backends:MEMORY",
         "--out",
         str(tmp_path),
         timeout=120,

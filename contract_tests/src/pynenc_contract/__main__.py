@@ -33,8 +33,8 @@ class ReportError(ValueError):
     """A file given to ``expect`` is missing or is not a report."""
 
 
-def failing_checks(path: Path) -> tuple[str, list[tuple[str, str]]]:
-    """The backend of a report and its failing checks (key, reason): tests of a contract
+def failing_checks(path: Path) -> tuple[str, list[tuple[str, str, str]]]:
+    """The backend of a report and its failing checks (key, reason, clauses): tests of a contract
     report (``conformance.json``), checks of a scenario summary (``summary.json``) but
     those of pynenc's own runner defects (the scenarios know them, whatever the backend)."""
     try:
@@ -45,13 +45,21 @@ def failing_checks(path: Path) -> tuple[str, list[tuple[str, str]]]:
         raise ReportError(f"{path}: not a JSON report ({error})") from None
     if isinstance(data, dict) and "tests" in data:
         return data["backend"], [
-            (test_id, result["reason"].removeprefix(KNOWN_FAILURE) or "fails")
+            (
+                test_id,
+                result["reason"].removeprefix(KNOWN_FAILURE) or "fails",
+                ", ".join(result.get("clauses", [])),
+            )
             for test_id, result in sorted(data["tests"].items())
             if result["outcome"] in {FAIL, XFAIL}
         ]
     if isinstance(data, dict) and "runs" in data:
         return data["backend"], [
-            (f"{run['scenario']}/{case['label']}: {check['name']}", check["detail"] or "fails")
+            (
+                f"{run['scenario']}/{case['label']}: {check['name']}",
+                check["detail"] or "fails",
+                "",
+            )
             for run in data["runs"]
             for case in run.get("cases", [])
             for check in case["checks"]
@@ -72,7 +80,11 @@ def known_failures_from_reports(reports: list[Path]) -> str:
     for path in reports:
         backend, failing = failing_checks(path)
         lines.append(f"    # {backend} ({path.name})")
-        lines += [f"    {key!r}: KnownFailure('DEFECT', {reason!r})," for key, reason in failing]
+        lines += [
+            f"    {key!r}: KnownFailure('DEFECT', {reason!r}),"
+            + (f"  # {clauses}" if clauses else "")
+            for key, reason, clauses in failing
+        ]
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -201,7 +201,7 @@ class BackendDescription:
             if not isinstance(cls, type) or not issubclass(cls, base):
                 raise BackendDescriptionError(
                     f"{self.name}: components[Component.{Component(kind).name}] must be a "
-                    f"{base.__name__} subclass, got {cls!r}"
+                    f"{base.__name__} subclass, got {cls!r}{_right_kind(cls)}"
                 )
 
     def component_class(self, kind: Component) -> type | None:
@@ -252,6 +252,16 @@ class BackendDescription:
             name: version_of(name)
             for name in ("pynenc", "pynenc-orchestrator-contract", *self.distributions)
         }
+
+
+def _right_kind(cls: object) -> str:
+    """The key a component class belongs under, as the end of an error message."""
+    for kind in Component:
+        base = kind.base_classes[0]
+        if isinstance(cls, type) and issubclass(cls, base):
+            where = _declared(kind)
+            return f"; {cls.__name__} is a {base.__name__}: give it as {where}"
+    return ""
 
 
 def version_of(name: str) -> str:

@@ -129,7 +129,15 @@ class ConformanceReport:
                 for cid, (verdict, reason) in self.verdicts().items()
             },
             "tests": {
-                test_id: {"outcome": outcome, "reason": reason}
+                test_id: {
+                    "outcome": outcome,
+                    "reason": reason,
+                    "clauses": sorted(
+                        cid
+                        for cid, tests in self.tests.items()
+                        if any(found == test_id for found, _, _ in tests)
+                    ),
+                }
                 for tests in self.tests.values()
                 for test_id, outcome, reason in tests
             },
