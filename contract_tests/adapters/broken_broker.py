@@ -135,3 +135,8 @@ CASES: dict[str, tuple[list[str], set[str]]] = {
     # The other app's queued invocation is gone: it can no longer run.
     "PURGES_EVERY_APP": (["test_broker", "test_across"], {"BROKER-8", "ACROSS-1"}),
 }
+#: Clauses the whole suite finds broken where they reach beyond the copy's modules.
+WHOLE_SUITE: dict[str, set[str]] = {
+    # The kept app's queued invocation is taken by the other app.
+    "SHARED_ACROSS_APPS": {"BROKER-7", "BROKER-8", "ACROSS-1"},
+}
