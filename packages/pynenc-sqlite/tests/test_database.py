@@ -4,13 +4,16 @@ import fcntl
 import itertools
 import os
 import sqlite3
+import stat
 import threading
 import traceback
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from pynenc import Pynenc
+from pynenc.builder import PynencBuilder
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
 
@@ -25,7 +28,7 @@ from pynenc_sqlite import (
     SchemaVersionError,
 )
 from pynenc_sqlite.database import _SHARED_FIRST, _SHARED_SIZE, Database
-from pynenc_sqlite.schema import MIGRATIONS, Tables
+from pynenc_sqlite.schema import APPLICATION_ID, MIGRATIONS, Tables
 
 MakeApp = Callable[..., Pynenc]
 
@@ -52,20 +55,30 @@ def test_the_configured_journal_mode_is_the_one_in_use(
             assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_a_database_held_in_wal_refuses_another_mode(make_app: MakeApp, tmp_path: Path) -> None:
-    db = tmp_path / "held.sqlite3"
-    _ours(make_app(db_path=db, journal_mode="wal"))
-    holder = sqlite3.connect(db)
-    holder.execute("SELECT 1 FROM orchestrator_apps").fetchall()
-    try:
-        with pytest.raises(
-            DatabaseFileError, match="runs in journal mode 'wal', not the configured 'delete'"
-        ) as refused:
-            make_app(db_path=db, journal_mode="delete")
-    finally:
-        holder.close()
+@pytest.mark.parametrize(("recorded", "configured"), [("truncate", "wal"), ("wal", "delete")])
+def test_a_process_configured_with_another_journal_mode_is_refused(
+    make_app: MakeApp, tmp_path: Path, recorded: str, configured: str
+) -> None:
+    """The journal mode belongs to the file: a process configured otherwise is refused
+    when it opens it, and the file and the processes using it go on as they were."""
+    db = tmp_path / "shared.sqlite3"
+    runner = make_app(db_path=db, journal_mode=recorded)
+    (invocation_id,) = kit.registered(runner, 1)
+    with pytest.raises(
+        DatabaseFileError,
+        match=rf"runs in journal mode '{recorded}', as recorded in the file when it was "
+        rf"created; this process is configured with '{configured}'\. Configure "
+        rf"journal_mode '{recorded}'",
+    ) as refused:
+        make_app(db_path=db, journal_mode=configured)
     # The error comes alone: no AttributeError about the thread's missing connection.
     assert "AttributeError" not in "".join(traceback.format_exception(refused.value))
+    with db.open("rb") as handle:
+        in_wal = handle.read(20)[18:20] == b"\x02\x02"
+    assert in_wal == (recorded == "wal")
+    assert db.with_name(db.name + "-wal").exists() == (recorded == "wal")
+    kit.walk(runner, invocation_id, kit.path_to(InvocationStatus.RUNNING))
+    assert runner.orchestrator.get_invocation_status(invocation_id) == InvocationStatus.RUNNING
 
 
 @pytest.mark.parametrize(("configured", "expected"), [(None, 0o600), ("0640", 0o640)])
@@ -84,7 +97,74 @@ def test_a_directory_is_refused(make_app: MakeApp, tmp_path: Path) -> None:
 
 def test_a_directory_that_cannot_be_created_is_refused(make_app: MakeApp) -> None:
     with pytest.raises(DatabaseFileError, match="its directory cannot be created"):
-        make_app(db_path=Path("/proc/no-such-dir/orchestrator.sqlite3"))
+        make_app(db_path=Path("/proc/no-such-dir/orchestrator.sqlite3"), create_directory=True)
+
+
+def test_a_missing_directory_is_an_error_unless_it_is_to_be_created(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    missing = tmp_path / "mistyped" / "deeper"
+    with pytest.raises(
+        DatabaseFileError, match=rf"its directory {missing} does not exist\. .*create_directory"
+    ):
+        make_app(db_path=missing / "orchestrator.sqlite3")
+    assert not missing.parent.exists()
+    make_app(db_path=missing / "orchestrator.sqlite3", create_directory=True)
+    assert stat.S_IMODE(missing.stat().st_mode) == 0o700
+
+
+def test_a_file_system_that_takes_no_new_files_is_a_database_file_error(
+    make_app: MakeApp,
+) -> None:
+    # As root /proc passes the access check and refuses the file; as anyone else the
+    # directory is not writable: either way one DatabaseFileError with its fix.
+    with pytest.raises(
+        DatabaseFileError,
+        match=r"cannot be created .*writable file system|its directory is not writable",
+    ):
+        make_app(db_path=Path("/proc/pynenc-sqlite-test.sqlite3"))
+
+
+def test_a_sqlite_file_of_another_program_is_refused_untouched(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    db = tmp_path / "theirs.sqlite3"
+    with closing(sqlite3.connect(db)) as raw:
+        raw.execute("CREATE TABLE users (name TEXT)")
+        raw.execute("INSERT INTO users VALUES ('ada')")
+        raw.commit()
+    before = db.read_bytes()
+    with pytest.raises(
+        DatabaseFileError,
+        match=r"another program \(application_id 0, tables: users\), not a pynenc-sqlite "
+        r"database\. Give pynenc-sqlite a file of its own",
+    ):
+        make_app(db_path=db, journal_mode="wal")
+    assert db.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["theirs.sqlite3"]
+
+
+def test_a_file_shared_with_pynencs_own_sqlite_components_is_ours_too(tmp_path: Path) -> None:
+    db = tmp_path / "shared.sqlite3"
+    app = (
+        PynencBuilder()
+        .app_id("shared")
+        .sqlite(str(db))  # pynenc's components, which create their tables first
+        .sqlite_orchestrator(journal_mode="wal")
+        .build()
+    )
+    app.state_backend.purge()
+    app.broker.purge()
+    (invocation_id,) = kit.registered(app, 1)
+    assert _ours(app).get_invocation_status(invocation_id) == InvocationStatus.REGISTERED
+    _ours(app).close()
+
+
+def test_a_new_file_is_marked_as_a_pynenc_sqlite_database(make_app: MakeApp) -> None:
+    db = Path(_ours(make_app()).sqlite_db_path)
+    with closing(sqlite3.connect(db)) as raw:
+        ((application_id,),) = raw.execute("PRAGMA application_id").fetchall()
+    assert application_id == APPLICATION_ID
 
 
 @pytest.mark.parametrize(
@@ -108,6 +188,7 @@ def test_bad_files_are_refused_and_left_untouched(
 def test_a_newer_schema_is_refused_and_left_untouched(make_app: MakeApp, tmp_path: Path) -> None:
     db = tmp_path / "newer.sqlite3"
     with sqlite3.connect(db) as raw:
+        raw.execute(f"PRAGMA application_id={APPLICATION_ID}")
         raw.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     before = db.read_bytes()
     with pytest.raises(SchemaVersionError, match="Upgrade pynenc-sqlite"):
@@ -143,6 +224,8 @@ def test_an_older_schema_is_migrated_keeping_its_data(make_app: MakeApp, tmp_pat
     app.orchestrator.register_runner_heartbeats(["r1"])  # a table of migration 2
     with sqlite3.connect(db) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        # A file of a pynenc-sqlite from before the mark is known and marked.
+        assert raw.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
 
 
 def _connection_in_a_thread(

@@ -47,6 +47,7 @@ def _selector(
         busy_timeout_seconds: float = 30.0,
         file_mode: str = "0600",
         wal_autocheckpoint_pages: int = 1000,
+        create_directory: bool = False,
     ) -> "PynencBuilder":
         values: dict[str, object] = {
             "journal_mode": journal_mode,
@@ -54,6 +55,7 @@ def _selector(
             "busy_timeout_seconds": busy_timeout_seconds,
             "file_mode": file_mode,
             "wal_autocheckpoint_pages": wal_autocheckpoint_pages,
+            "create_directory": create_directory,
         }
         if sqlite_db_path is not None:
             values["sqlite_db_path"] = str(sqlite_db_path)

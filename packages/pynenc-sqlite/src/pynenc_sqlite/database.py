@@ -14,6 +14,7 @@ import errno
 import fcntl
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -29,7 +30,13 @@ from pynenc_sqlite.exceptions import (
     DatabaseLockedError,
     SchemaVersionError,
 )
-from pynenc_sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from pynenc_sqlite.schema import (
+    APPLICATION_ID,
+    FILE_SETTINGS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Tables,
+)
 
 #: Connections inherited through fork: a child must neither use nor close them
 #: (closing could checkpoint or unlock on the parent's behalf), so they are kept.
@@ -45,6 +52,10 @@ _SHARED_LOCKS: dict[str, int] = {}
 #: SQLite's unix locking: a SHARED lock is a read lock on these bytes of the file.
 _SHARED_FIRST = 0x40000000 + 2
 _SHARED_SIZE = 510
+
+#: Tables of pynenc's own SQLite components (``<app>_<hash>__<name>``), which may share
+#: a file with ours.
+_PYNENC_TABLE = re.compile(r".+__(broker_|client_data|orchestrator_|state_backend_|trg_)")
 
 _LOG = logging.getLogger(__name__)
 _NOW_FUNCTION = "pynenc_sqlite_now"
@@ -203,7 +214,11 @@ class Database:
 
     def _apply_pragmas(self, conn: sqlite3.Connection) -> None:
         settings = self.settings
-        self._schema_version(conn)  # refuse a newer schema before changing anything
+        # Refuse another program's file, a newer schema, or another journal mode than the
+        # file's, before changing anything.
+        self._require_ours(conn)
+        self._schema_version(conn)
+        self._require_recorded_journal_mode(conn)
         wanted = settings.journal_mode
         try:
             (actual,) = conn.execute(f"PRAGMA journal_mode={wanted.value}").fetchone()
@@ -347,6 +362,13 @@ class Database:
                 path, "is a directory", "Give the path of a file inside it instead"
             )
         directory = path.parent
+        if not directory.is_dir() and not self.settings.create_directory:
+            raise DatabaseFileError(
+                path,
+                f"its directory {directory} does not exist",
+                "Correct the path, create the directory, or set create_directory to "
+                "true to have it created",
+            )
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as error:
@@ -370,21 +392,78 @@ class Database:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, self.settings.file_mode)
         except FileExistsError:
             return  # another process created it first
+        except OSError as error:  # a file system that takes no new files, as /proc
+            raise DatabaseFileError(
+                path,
+                f"cannot be created ({error.strerror})",
+                "Choose a path on a writable file system",
+            ) from None
         os.fchmod(fd, self.settings.file_mode)  # not narrowed by the umask
         os.close(fd)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        """Bring the schema to :data:`SCHEMA_VERSION`; refuse a newer one."""
+        """Bring the schema to :data:`SCHEMA_VERSION` (refuse a newer one), and record the
+        journal mode in a file that has none recorded yet."""
         with self.translate_errors():
             version = self._schema_version(conn)
-            if version == SCHEMA_VERSION:
-                return
-            with self.write() as tx:
-                version = self._schema_version(tx)  # another process may have won
-                for statements in MIGRATIONS[version:]:
-                    for statement in statements:
-                        tx.execute(statement)
-                tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version != SCHEMA_VERSION:
+                with self.write() as tx:
+                    version = self._schema_version(tx)  # another process may have won
+                    for statements in MIGRATIONS[version:]:
+                        for statement in statements:
+                            tx.execute(statement)
+                    tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if _recorded_journal_mode(conn) is None:
+                with self.write() as tx:
+                    tx.execute(
+                        f"INSERT OR IGNORE INTO {FILE_SETTINGS} (name, value) "
+                        "VALUES ('journal_mode', ?)",
+                        (self.settings.journal_mode.value,),
+                    )
+            self._require_recorded_journal_mode(conn)  # another process may have won
+
+    def _require_recorded_journal_mode(self, conn: sqlite3.Connection) -> None:
+        """Refuse a process configured with another journal mode than the file's: the
+        mode belongs to the file, and switching it under other processes breaks them."""
+        recorded = _recorded_journal_mode(conn)
+        wanted = self.settings.journal_mode.value
+        if recorded is not None and recorded != wanted:
+            raise DatabaseFileError(
+                self.settings.path,
+                f"runs in journal mode {recorded!r}, as recorded in the file when it was "
+                f"created; this process is configured with {wanted!r}",
+                f"Configure journal_mode {recorded!r}, as every process of this file; the "
+                "journal mode belongs to the file and is never switched under the "
+                "processes that use it",
+            )
+
+    def _require_ours(self, conn: sqlite3.Connection) -> None:
+        """Refuse a SQLite file that is not a pynenc-sqlite database: one with another
+        application id, or with other tables than ours and those of pynenc's own SQLite
+        components (which may share the file) but neither our mark nor our schema."""
+        (application_id,) = conn.execute("PRAGMA application_id").fetchone()
+        if application_id == APPLICATION_ID:
+            return
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        others = [name for name in tables if not _PYNENC_TABLE.match(name)]
+        new_or_shared = version == 0 and not others  # shared with pynenc's own components
+        ours_before_the_mark = version > 0 and Tables.APPS in tables
+        if application_id == 0 and (new_or_shared or ours_before_the_mark):
+            return
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise DatabaseFileError(
+            self.settings.path,
+            f"is a SQLite database of another program (application_id {application_id}, "
+            f"tables: {shown or 'none'}), not a pynenc-sqlite database",
+            "Give pynenc-sqlite a file of its own; this one was left untouched",
+        )
 
     def _schema_version(self, conn: sqlite3.Connection) -> int:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
@@ -454,6 +533,20 @@ class _WriteTransaction:
             if error is None:
                 database._bound_wal(conn)
         database.translate_errors().__exit__(kind, error, _)
+
+
+def _recorded_journal_mode(conn: sqlite3.Connection) -> str | None:
+    """The journal mode recorded in the file; None before it is recorded (a new file, or
+    one of a schema without the record)."""
+    try:
+        found = conn.execute(
+            f"SELECT value FROM {FILE_SETTINGS} WHERE name = 'journal_mode'"
+        ).fetchone()
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            return None
+        raise
+    return None if found is None else str(found[0])
 
 
 def _primary_code(error: sqlite3.Error) -> int:

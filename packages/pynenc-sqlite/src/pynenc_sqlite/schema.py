@@ -1,4 +1,5 @@
-"""Table names and the versioned schema (``PRAGMA user_version``).
+"""Table names, the versioned schema (``PRAGMA user_version``) and the mark of a
+pynenc-sqlite database (``PRAGMA application_id``).
 
 Every table holds the rows of all apps that share the file, keyed by a small
 integer ``app_key`` (see ``orchestrator_apps``): app ids are always bound as
@@ -6,6 +7,15 @@ parameters and never become part of an SQL identifier.
 """
 
 from typing import Final
+
+#: ``PRAGMA application_id`` of a pynenc-sqlite database ("pnsq"): it tells our files
+#: from other SQLite files, which are refused untouched.
+APPLICATION_ID: Final = int.from_bytes(b"pnsq", "big")
+
+
+#: Settings that belong to the file, not to a process: ``name -> value`` (the journal
+#: mode, recorded by the process that created the file).
+FILE_SETTINGS: Final = "pynenc_sqlite_file_settings"
 
 
 class Tables:
@@ -386,6 +396,16 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         f"ALTER TABLE {S.HISTORY}_kept RENAME TO {S.HISTORY}",
         f"CREATE INDEX {S.HISTORY}_time ON {S.HISTORY}(app_key, ts)",
         f"CREATE INDEX {S.HISTORY}_invocation ON {S.HISTORY}(app_key, invocation_id, ts)",
+    ),
+    # 8: the file's identity: its mark as a pynenc-sqlite database (files of earlier
+    # versions are known by their schema version and the apps table), and the settings
+    # that belong to it, such as the journal mode, which every process must then use.
+    (
+        f"PRAGMA application_id = {APPLICATION_ID}",
+        f"""CREATE TABLE {FILE_SETTINGS} (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID""",
     ),
 )
 

@@ -52,6 +52,9 @@ class ConfigPynencSQLite(ConfigSQLite):
     :cvar busy_timeout_seconds: how long a call waits for another writer's lock.
     :cvar file_mode: octal permissions of a database file this package creates.
     :cvar wal_autocheckpoint_pages: WAL pages that trigger an automatic checkpoint.
+    :cvar create_directory: create the file's directory (mode 0700) when it is
+        missing; otherwise a missing directory is an error (a mistyped path would
+        silently start a new, empty database). The per-app default is always created.
     """
 
     journal_mode = ConfigField(JournalMode.WAL.value)
@@ -59,6 +62,7 @@ class ConfigPynencSQLite(ConfigSQLite):
     busy_timeout_seconds = ConfigField(30.0)
     file_mode = ConfigField("0600")
     wal_autocheckpoint_pages = ConfigField(1000)
+    create_directory = ConfigField(False)
 
 
 #: The section of settings shared by every component.
@@ -81,6 +85,7 @@ _EXPECTED = {
     "file_mode": "give octal permissions that let the owner read and write, such as "
     "'0600' (default) or '0640'",
     "wal_autocheckpoint_pages": "give a positive number of pages (default 1000)",
+    "create_directory": "give true or false (default false)",
 }
 
 
@@ -98,6 +103,8 @@ class DatabaseSettings:
     busy_timeout_seconds: float
     file_mode: int
     wal_autocheckpoint_pages: int
+    #: Whether a missing directory of ``path`` is created.
+    create_directory: bool
 
     @classmethod
     def from_config(cls, conf: ConfigPynencSQLite, app_id: str) -> "DatabaseSettings":
@@ -109,6 +116,8 @@ class DatabaseSettings:
             busy_timeout_seconds=_busy_timeout(conf.busy_timeout_seconds),
             file_mode=_file_mode(conf.file_mode),
             wal_autocheckpoint_pages=_wal_autocheckpoint(conf.wal_autocheckpoint_pages),
+            create_directory=not conf.sqlite_db_path
+            or _flag("create_directory", conf.create_directory),
         )
 
 
@@ -167,6 +176,12 @@ def _busy_timeout(seconds: float) -> float:
     if not 0 < seconds <= 3600:
         raise _invalid("busy_timeout_seconds", seconds)
     return seconds
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid(name, value)
+    return value
 
 
 def _file_mode(value: object) -> int:
