@@ -413,7 +413,7 @@ class Database:
                         for statement in statements:
                             tx.execute(statement)
                     tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            if _recorded_journal_mode(conn) is None:
+            if recorded_journal_mode(conn) is None:
                 with self.write() as tx:
                     tx.execute(
                         f"INSERT OR IGNORE INTO {FILE_SETTINGS} (name, value) "
@@ -425,7 +425,7 @@ class Database:
     def _require_recorded_journal_mode(self, conn: sqlite3.Connection) -> None:
         """Refuse a process configured with another journal mode than the file's: the
         mode belongs to the file, and switching it under other processes breaks them."""
-        recorded = _recorded_journal_mode(conn)
+        recorded = recorded_journal_mode(conn)
         wanted = self.settings.journal_mode.value
         if recorded is not None and recorded != wanted:
             raise DatabaseFileError(
@@ -438,32 +438,13 @@ class Database:
             )
 
     def _require_ours(self, conn: sqlite3.Connection) -> None:
-        """Refuse a SQLite file that is not a pynenc-sqlite database: one with another
-        application id, or with other tables than ours and those of pynenc's own SQLite
-        components (which may share the file) but neither our mark nor our schema."""
-        (application_id,) = conn.execute("PRAGMA application_id").fetchone()
-        if application_id == APPLICATION_ID:
-            return
-        tables = [
-            name
-            for (name,) in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        """Refuse a SQLite file that is not a pynenc-sqlite database."""
+        if problem := not_ours(conn):
+            raise DatabaseFileError(
+                self.settings.path,
+                problem,
+                "Give pynenc-sqlite a file of its own; this one was left untouched",
             )
-        ]
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        others = [name for name in tables if not _PYNENC_TABLE.match(name)]
-        new_or_shared = version == 0 and not others  # shared with pynenc's own components
-        ours_before_the_mark = version > 0 and Tables.APPS in tables
-        if application_id == 0 and (new_or_shared or ours_before_the_mark):
-            return
-        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-        raise DatabaseFileError(
-            self.settings.path,
-            f"is a SQLite database of another program (application_id {application_id}, "
-            f"tables: {shown or 'none'}), not a pynenc-sqlite database",
-            "Give pynenc-sqlite a file of its own; this one was left untouched",
-        )
 
     def _schema_version(self, conn: sqlite3.Connection) -> int:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
@@ -535,7 +516,37 @@ class _WriteTransaction:
         database.translate_errors().__exit__(kind, error, _)
 
 
-def _recorded_journal_mode(conn: sqlite3.Connection) -> str | None:
+def not_ours(conn: sqlite3.Connection) -> str:
+    """Why the file of ``conn`` is not a pynenc-sqlite database; "" when it is one.
+
+    Ours: marked with :data:`APPLICATION_ID`; or unmarked with no tables but those of
+    pynenc's own SQLite components (a new file, or one shared with them); or unmarked
+    with our schema (a file of a pynenc-sqlite from before the mark).
+    """
+    (application_id,) = conn.execute("PRAGMA application_id").fetchone()
+    if application_id == APPLICATION_ID:
+        return ""
+    tables = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    others = [name for name in tables if not _PYNENC_TABLE.match(name)]
+    new_or_shared = version == 0 and not others
+    ours_before_the_mark = version > 0 and Tables.APPS in tables
+    if application_id == 0 and (new_or_shared or ours_before_the_mark):
+        return ""
+    shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+    return (
+        f"is a SQLite database of another program (application_id {application_id}, "
+        f"tables: {shown or 'none'}), not a pynenc-sqlite database"
+    )
+
+
+def recorded_journal_mode(conn: sqlite3.Connection) -> str | None:
     """The journal mode recorded in the file; None before it is recorded (a new file, or
     one of a schema without the record)."""
     try:

@@ -1,0 +1,181 @@
+"""A look inside a pynenc-sqlite database without changing it: what ``pynenc-sqlite``
+shows (:mod:`pynenc_sqlite.cli`).
+
+Every function takes a read-only connection (:func:`open_read_only`) and returns plain
+data (dicts and lists) that the CLI prints as tables or as JSON.
+"""
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pynenc_sqlite.database import not_ours, recorded_journal_mode
+from pynenc_sqlite.exceptions import DatabaseFileError
+from pynenc_sqlite.schema import (
+    SCHEMA_VERSION,
+    MessageTables,
+    StateTables,
+    Tables,
+    TriggerTables,
+)
+
+#: Per app, the rows that ``info`` counts: label -> table.
+COUNTED_TABLES = {
+    "invocations": Tables.INVOCATIONS,
+    "history": StateTables.HISTORY,
+    "results": StateTables.RESULTS,
+    "queued": MessageTables.BROKER_MESSAGES,
+    "values": MessageTables.CLIENT_DATA,
+    "events": TriggerTables.EVENTS,
+    "runners": Tables.RUNNER_HEARTBEATS,
+}
+
+
+@contextmanager
+def open_read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to the pynenc-sqlite database at ``path``.
+
+    :raises DatabaseFileError: no such file, not SQLite, or not a pynenc-sqlite database.
+    """
+    if not path.is_file():
+        raise DatabaseFileError(path, "does not exist", "Give the path of the database file")
+    conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True)
+    try:
+        try:
+            problem = not_ours(conn)
+        except sqlite3.DatabaseError as error:
+            raise DatabaseFileError(
+                path, f"cannot be read as SQLite ({error})", "Give the path of the database file"
+            ) from None
+        if problem:
+            raise DatabaseFileError(path, problem, "Give the path of a pynenc-sqlite database")
+        yield conn
+    finally:
+        conn.close()
+
+
+def _count(conn: sqlite3.Connection, sql: str, params: Sequence[object] = ()) -> int:
+    (count,) = conn.execute(sql, params).fetchone()
+    return int(count)
+
+
+def _has_table(conn: sqlite3.Connection, table: str) -> bool:
+    return bool(_count(conn, "SELECT COUNT(*) FROM sqlite_master WHERE name = ?", (table,)))
+
+
+def _apps(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+    if not _has_table(conn, Tables.APPS):
+        return []
+    rows = conn.execute(f"SELECT app_key, app_id FROM {Tables.APPS} ORDER BY app_id")
+    return [(int(key), str(app_id)) for key, app_id in rows]
+
+
+def _header_journal(path: Path) -> str:
+    """What the file's header says: ``wal``, or ``rollback`` (delete, truncate, persist
+    or memory, which SQLite does not record)."""
+    with path.open("rb") as handle:
+        return "wal" if handle.read(20)[18:20] == b"\x02\x02" else "rollback"
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def info(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
+    """Path, journal mode, schema version, sizes, and each app's row counts."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    apps = []
+    for key, app_id in _apps(conn):
+        counts = {
+            label: _count(conn, f"SELECT COUNT(*) FROM {table} WHERE app_key = ?", (key,))
+            for label, table in COUNTED_TABLES.items()
+            if _has_table(conn, table)
+        }
+        apps.append({"app_id": app_id, **counts})
+    return {
+        "path": str(path.absolute()),
+        "journal_mode": recorded_journal_mode(conn) or "not recorded",
+        "file_header": _header_journal(path),
+        "schema_version": int(version),
+        "schema_version_supported": SCHEMA_VERSION,
+        "file_bytes": _size(path),
+        "wal_bytes": _size(path.with_name(path.name + "-wal")),
+        "apps": apps,
+    }
+
+
+def check(conn: sqlite3.Connection, path: Path) -> list[dict[str, Any]]:
+    """Integrity, schema and journal mode: one ``{"check", "ok", "detail"}`` each."""
+    problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    recorded = recorded_journal_mode(conn)
+    header = _header_journal(path)
+    header_agrees = recorded is None or (recorded == "wal") == (header == "wal")
+    return [
+        {"check": "integrity", "ok": problems == ["ok"], "detail": "; ".join(problems[:5])},
+        {
+            "check": "schema",
+            "ok": version <= SCHEMA_VERSION,
+            "detail": f"version {version}; this pynenc-sqlite reads up to {SCHEMA_VERSION}"
+            + (
+                " (older files are migrated when a process opens them)"
+                if version < SCHEMA_VERSION
+                else ""
+            ),
+        },
+        {
+            "check": "journal mode",
+            "ok": header_agrees,
+            "detail": f"recorded {recorded or 'nothing'}; the file header shows {header}",
+        },
+    ]
+
+
+def queues(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Messages waiting, per app and queue."""
+    if not _has_table(conn, MessageTables.BROKER_MESSAGES):
+        return []
+    rows = conn.execute(
+        f"SELECT a.app_id, m.queue_name, COUNT(*) FROM {MessageTables.BROKER_MESSAGES} m "
+        f"JOIN {Tables.APPS} a ON a.app_key = m.app_key "
+        "GROUP BY a.app_id, m.queue_name ORDER BY a.app_id, m.queue_name"
+    )
+    return [{"app_id": app, "queue": queue, "messages": count} for app, queue, count in rows]
+
+
+def invocations(
+    conn: sqlite3.Connection,
+    statuses: Sequence[str] = (),
+    app_id: str | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Invocations, the longest in their status first: with one of ``statuses`` (any
+    when empty), of ``app_id`` (any when None), at most ``limit``."""
+    where, params = ["1 = 1"], []
+    if statuses:
+        where.append(f"i.status IN ({', '.join('?' * len(statuses))})")
+        params += [status.lower() for status in statuses]
+    if app_id is not None:
+        where.append("a.app_id = ?")
+        params.append(app_id)
+    rows = conn.execute(
+        "SELECT a.app_id, i.invocation_id, i.task_id, i.status, i.owner_id, i.status_time "
+        f"FROM {Tables.INVOCATIONS} i JOIN {Tables.APPS} a ON a.app_key = i.app_key "
+        f"WHERE {' AND '.join(where)} ORDER BY i.status_time LIMIT ?",
+        (*params, limit),
+    )
+    return [
+        {
+            "app_id": app,
+            "invocation_id": invocation_id,
+            "task_id": task_id,
+            "status": status,
+            "owner": owner,
+            "since": datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds"),
+        }
+        for app, invocation_id, task_id, status, owner, since in rows
+    ]

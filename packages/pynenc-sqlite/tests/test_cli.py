@@ -1,0 +1,118 @@
+"""``pynenc-sqlite``: a look inside a database, never a change to it."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from pynenc.builder import PynencBuilder
+
+from pynenc_contract import kit, tasks
+from pynenc_sqlite.cli import main
+from pynenc_sqlite.schema import SCHEMA_VERSION
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    """A stack database in truncate mode: app "shop" with 3 invocations queued."""
+    path = tmp_path / "shop.sqlite3"
+    app = PynencBuilder().app_id("shop").sqlite_stack(str(path), journal_mode="truncate").build()
+    add = kit.task(app, tasks.add)
+    for x in range(3):
+        add(x, 1)
+    app.orchestrator.close()
+    return path
+
+
+def _json(capsys: pytest.CaptureFixture[str], *args: str) -> object:
+    assert main(["--json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_info_shows_the_file_its_settings_and_each_apps_rows(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = database.read_bytes()
+    found = _json(capsys, "info", str(database))
+    assert isinstance(found, dict)
+    assert (found["path"], found["journal_mode"], found["file_header"]) == (
+        str(database),
+        "truncate",
+        "rollback",
+    )
+    assert found["schema_version"] == SCHEMA_VERSION
+    assert found["file_bytes"] == database.stat().st_size
+    (shop,) = found["apps"]
+    assert (shop["app_id"], shop["invocations"], shop["queued"], shop["results"]) == (
+        "shop",
+        3,
+        3,
+        0,
+    )
+    assert database.read_bytes() == before
+
+
+def test_check_passes_on_a_sound_file_and_fails_on_a_damaged_one(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checks = _json(capsys, "check", str(database))
+    assert isinstance(checks, list)
+    assert [(row["check"], row["ok"]) for row in checks] == [
+        ("integrity", True),
+        ("schema", True),
+        ("journal mode", True),
+    ]
+    with closing(sqlite3.connect(database)) as raw:  # the header says WAL, the record not
+        raw.execute("PRAGMA journal_mode=wal")
+    assert main(["check", str(database)]) == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_queues_and_invocations_list_what_waits(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _json(capsys, "queues", str(database)) == [
+        {"app_id": "shop", "queue": "default", "messages": 3}
+    ]
+    routed = _json(capsys, "invocations", "--status", "REGISTERED", "--limit", "2", str(database))
+    assert isinstance(routed, list)
+    assert [(row["app_id"], row["status"]) for row in routed] == [("shop", "registered")] * 2
+    assert _json(capsys, "invocations", "--app", "other", str(database)) == []
+
+
+@pytest.mark.parametrize("make", ["missing", "text", "foreign"])
+def test_a_file_that_is_not_ours_is_one_line_and_left_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: str
+) -> None:
+    path = tmp_path / "file.sqlite3"
+    if make == "text":
+        path.write_text("not a database\n" * 100)
+    elif make == "foreign":
+        with closing(sqlite3.connect(path)) as raw:
+            raw.execute("CREATE TABLE users (name TEXT)")
+    before = path.read_bytes() if path.exists() else None
+    assert main(["info", str(path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("pynenc-sqlite: error: ")
+    assert {
+        "missing": "does not exist",
+        "text": "cannot be read as SQLite",
+        "foreign": ("another program"),
+    }[make] in line
+    assert (path.read_bytes() if path.exists() else None) == before
+
+
+def test_the_module_runs_as_the_command(database: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pynenc_sqlite", "info", str(database)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "shop" in done.stdout
+    assert "truncate" in done.stdout
