@@ -2,8 +2,10 @@
 
 import json
 import sqlite3
+import stat
 import subprocess
 import sys
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -116,3 +118,66 @@ def test_the_module_runs_as_the_command(database: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "shop" in done.stdout
     assert "truncate" in done.stdout
+
+
+#: A writer process: invocations run to SUCCESS as pynenc's runners store them (the
+#: result, then the status), until the stop file appears.
+WRITER = """
+import sys
+from pathlib import Path
+from pynenc.builder import PynencBuilder
+from pynenc.invocation.status import InvocationStatus
+from pynenc.runner.runner_context import RunnerContext
+from pynenc_contract import kit
+
+path, stop, started = (Path(arg) for arg in sys.argv[1:4])
+app = PynencBuilder().app_id("shop").sqlite_stack(str(path), journal_mode="wal").build()
+context = RunnerContext("BackupWriter", runner_id=kit.OWNER)
+while not stop.exists():
+    (invocation,) = kit.invocations(app, 1)
+    kit.walk(app, invocation.invocation_id, kit.path_to(InvocationStatus.RUNNING))
+    app.orchestrator.set_invocation_result(invocation, "done", context)
+    started.touch()
+"""
+
+
+def _successes_without_result(copy: Path) -> tuple[int, int]:
+    """SUCCESS invocations in ``copy``, and how many of them have no stored result."""
+    with closing(sqlite3.connect(copy)) as raw:
+        ((successes, missing),) = raw.execute(
+            "SELECT COUNT(*), SUM(r.invocation_id IS NULL) FROM orchestrator_invocations i "
+            "LEFT JOIN state_results r ON r.app_key = i.app_key "
+            "AND r.invocation_id = i.invocation_id AND r.kind = 'result' "
+            "WHERE i.status = 'success'"
+        ).fetchall()
+    return int(successes), int(missing or 0)
+
+
+@pytest.mark.timeout(120)
+def test_a_backup_while_a_process_writes_is_sound_and_consistent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, stop, started = tmp_path / "live.sqlite3", tmp_path / "stop", tmp_path / "started"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(stop), str(started)])
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert writer.poll() is None, "the writer process ended"
+            assert time.monotonic() < deadline, "the writer never wrote"
+            time.sleep(0.05)
+        copies = [tmp_path / f"copy-{index}.sqlite3" for index in range(3)]
+        for copy in copies:
+            found = _json(capsys, "backup", str(path), str(copy))
+            assert isinstance(found, dict)
+            assert found["integrity"] == "ok"
+            assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    finally:
+        stop.touch()
+        writer.wait(timeout=60)
+    assert writer.returncode == 0
+    for copy in copies:
+        successes, missing = _successes_without_result(copy)
+        assert successes > 0, copy.name
+        assert missing == 0, f"{copy.name}: {missing} of {successes} SUCCESS without result"
+    assert main(["backup", str(path), str(copies[0])]) == 2  # never overwritten
+    assert "exists already" in capsys.readouterr().err

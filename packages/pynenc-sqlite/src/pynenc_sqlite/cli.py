@@ -1,7 +1,8 @@
-"""``pynenc-sqlite`` (or ``python -m pynenc_sqlite``): a look inside a database.
+"""``pynenc-sqlite`` (or ``python -m pynenc_sqlite``): a look inside a database, and
+its backup.
 
-Every command reads the file without changing it: tables for people, ``--json`` for
-scripts.
+Every command reads the file without changing it (``backup`` writes only the new
+copy): tables for people, ``--json`` for scripts.
 """
 
 import argparse
@@ -54,6 +55,11 @@ def parser() -> argparse.ArgumentParser:
         ("queues", "messages waiting, per app and queue"),
     ):
         commands.add_parser(name, help=text).add_argument("path", type=Path)
+    copied = commands.add_parser(
+        "backup", help="copy the database to a new file with SQLite's online backup"
+    )
+    copied.add_argument("path", type=Path)
+    copied.add_argument("destination", type=Path, help="a new file (never overwritten)")
     listed = commands.add_parser(
         "invocations", help="invocations, the longest in their status first"
     )
@@ -67,7 +73,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; 0 on success, 1 when a check fails, 2 on a usage error."""
+    """Run one command; 0 on success, 1 when a check (or the backup's) fails, 2 on a
+    usage error."""
     args = parser().parse_args(argv)
     console = Console()
     try:
@@ -79,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 found = inspection.check(conn, args.path)
             elif args.command == "queues":
                 found = inspection.queues(conn)
+            elif args.command == "backup":
+                found = inspection.backup(conn, args.destination)
             else:
                 found = inspection.invocations(conn, args.status, args.app, args.limit)
     except DatabaseFileError as error:
@@ -92,9 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _show_check(found, console)
     elif args.command == "queues":
         console.print(_table("Queues", found, "No message is waiting."))
+    elif args.command == "backup":
+        console.print(_table("Backup", [{"item": k, "value": v} for k, v in found.items()], ""))
     else:
         console.print(_table("Invocations", found, "No invocation matches."))
-    failed = args.command == "check" and not all(row["ok"] for row in found)
+    failed = (args.command == "check" and not all(row["ok"] for row in found)) or (
+        args.command == "backup" and found["integrity"] != "ok"
+    )
     return 1 if failed else 0
 
 

@@ -5,9 +5,10 @@ Every function takes a read-only connection (:func:`open_read_only`) and returns
 data (dicts and lists) that the CLI prints as tables or as JSON.
 """
 
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,35 @@ def invocations(
         }
         for app, invocation_id, task_id, status, owner, since in rows
     ]
+
+
+def backup(conn: sqlite3.Connection, destination: Path) -> dict[str, Any]:
+    """Copy the database to a new file ``destination`` with SQLite's online backup, in
+    one step (a consistent snapshot while other processes write), readable by its owner
+    only; then check the copy's integrity.
+
+    :raises DatabaseFileError: ``destination`` exists, or cannot be created.
+    """
+    try:
+        fd = os.open(destination, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        raise DatabaseFileError(
+            destination, "exists already", "Choose a new file for the backup, or remove it"
+        ) from None
+    except OSError as error:
+        raise DatabaseFileError(
+            destination,
+            f"cannot be created ({error.strerror})",
+            "Choose a path in an existing, writable directory",
+        ) from None
+    os.close(fd)
+    with closing(sqlite3.connect(destination)) as copy:
+        conn.backup(copy)
+        problems = [row[0] for row in copy.execute("PRAGMA integrity_check")]
+        (pages,) = copy.execute("PRAGMA page_count").fetchone()
+    return {
+        "backup": str(destination.absolute()),
+        "pages": int(pages),
+        "bytes": _size(destination),
+        "integrity": "; ".join(problems[:5]),
+    }
