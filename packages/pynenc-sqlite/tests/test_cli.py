@@ -7,10 +7,13 @@ import subprocess
 import sys
 import time
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from pynenc.builder import PynencBuilder
+from pynenc.invocation.status import InvocationStatus
 
 from pynenc_contract import kit, tasks
 from pynenc_sqlite.cli import main
@@ -181,3 +184,28 @@ def test_a_backup_while_a_process_writes_is_sound_and_consistent(
         assert missing == 0, f"{copy.name}: {missing} of {successes} SUCCESS without result"
     assert main(["backup", str(path), str(copies[0])]) == 2  # never overwritten
     assert "exists already" in capsys.readouterr().err
+
+
+def test_stuck_lists_what_recovery_should_reach_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "stuck.sqlite3"
+    app = PynencBuilder().app_id("shop").sqlite_stack(str(path)).build()
+    orphan, alive, waiting = kit.registered(app, 3)
+    with time_machine.travel(datetime.now(UTC) - timedelta(minutes=20), tick=False):
+        app.orchestrator.register_runner_heartbeats([kit.OWNER])
+        kit.walk(app, orphan, kit.path_to(InvocationStatus.RUNNING))
+    with time_machine.travel(datetime.now(UTC) - timedelta(seconds=60), tick=False):
+        kit.walk(app, waiting, kit.path_to(InvocationStatus.PENDING))
+    app.orchestrator.register_runner_heartbeats([kit.OTHER])
+    for status in kit.path_to(InvocationStatus.RUNNING):
+        app.orchestrator._atomic_status_transition(alive, status, kit.OTHER)
+    found = _json(capsys, "invocations", "--stuck", str(path))
+    assert isinstance(found, list)
+    why = {row["invocation_id"]: row["why"] for row in found}
+    assert set(why) == {orphan, waiting}
+    assert why[orphan].startswith(f"its owner {kit.OWNER} was last seen 20.")
+    assert why[waiting].startswith("pending for 6")
+    assert _json(capsys, "invocations", "--stuck", "--dead-after-minutes", "30", str(path)) == [
+        row for row in found if row["invocation_id"] == waiting
+    ]

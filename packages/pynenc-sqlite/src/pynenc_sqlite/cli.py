@@ -69,6 +69,26 @@ def parser() -> argparse.ArgumentParser:
     )
     listed.add_argument("--app", help="only this app id")
     listed.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    listed.add_argument(
+        "--stuck",
+        action="store_true",
+        help="only those recovery should reach: RUNNING of a runner without a recent "
+        "heartbeat, PENDING for too long",
+    )
+    listed.add_argument(
+        "--dead-after-minutes",
+        type=float,
+        default=10.0,
+        help="with --stuck: a runner is dead after this long without a heartbeat "
+        "(your runner_considered_dead_after_minutes; pynenc's default 10)",
+    )
+    listed.add_argument(
+        "--pending-seconds",
+        type=float,
+        default=5.0,
+        help="with --stuck: PENDING for longer than this (your max_pending_seconds; "
+        "pynenc's default 5)",
+    )
     return main
 
 
@@ -88,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 found = inspection.queues(conn)
             elif args.command == "backup":
                 found = inspection.backup(conn, args.destination)
+            elif args.stuck:
+                found = inspection.stuck(
+                    conn, args.dead_after_minutes, args.pending_seconds, args.app
+                )[: args.limit]
             else:
                 found = inspection.invocations(conn, args.status, args.app, args.limit)
     except DatabaseFileError as error:

@@ -7,6 +7,7 @@ data (dicts and lists) that the CLI prints as tables or as JSON.
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
@@ -212,3 +213,49 @@ def backup(conn: sqlite3.Connection, destination: Path) -> dict[str, Any]:
         "bytes": _size(destination),
         "integrity": "; ".join(problems[:5]),
     }
+
+
+def stuck(
+    conn: sqlite3.Connection,
+    dead_after_minutes: float,
+    pending_seconds: float,
+    app_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Invocations that recovery should reach: RUNNING whose owner has sent no heartbeat
+    for ``dead_after_minutes`` (pynenc's ``runner_considered_dead_after_minutes``), and
+    PENDING for longer than ``pending_seconds`` (pynenc's ``max_pending_seconds``)."""
+    now = time.time()
+    rows = conn.execute(
+        "SELECT a.app_id, i.invocation_id, i.task_id, i.status, i.owner_id, i.status_time, "
+        "h.last_heartbeat "
+        f"FROM {Tables.INVOCATIONS} i JOIN {Tables.APPS} a ON a.app_key = i.app_key "
+        f"LEFT JOIN {Tables.RUNNER_HEARTBEATS} h "
+        "ON h.app_key = i.app_key AND h.runner_id = i.owner_id "
+        "WHERE (:app IS NULL OR a.app_id = :app) AND ((i.status = 'running' AND "
+        "(h.last_heartbeat IS NULL OR h.last_heartbeat < :dead_before)) "
+        "OR (i.status = 'pending' AND i.status_time < :pending_before)) "
+        "ORDER BY i.status_time",
+        {
+            "app": app_id,
+            "dead_before": now - dead_after_minutes * 60,
+            "pending_before": now - pending_seconds,
+        },
+    )
+    found = []
+    for app, invocation_id, task_id, status, owner, since, heartbeat in rows:
+        if status == "pending":
+            why = f"pending for {now - since:.0f} s"
+        elif heartbeat is None:
+            why = f"its owner {owner} has no heartbeat"
+        else:
+            why = f"its owner {owner} was last seen {(now - heartbeat) / 60:.1f} min ago"
+        found.append(
+            {
+                "app_id": app,
+                "invocation_id": invocation_id,
+                "task_id": task_id,
+                "status": status,
+                "why": why,
+            }
+        )
+    return found
