@@ -2,6 +2,7 @@
 
 import fcntl
 import itertools
+import logging
 import os
 import sqlite3
 import stat
@@ -499,3 +500,23 @@ def test_journal_mode_memory_refuses_a_damaged_file_at_start(
     with pytest.raises(DatabaseFileError, match="is damaged"):
         make_app(db_path=db, journal_mode="memory")
     assert db.read_bytes() == bytes(data)
+
+
+def test_the_app_log_names_the_file_and_the_settings_in_force(tmp_path: Path) -> None:
+    db = tmp_path / "logged.sqlite3"
+    app = PynencBuilder().app_id("logged").sqlite_stack(str(db), journal_mode="truncate").build()
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    app.logger.addHandler(handler)
+    try:
+        app.state_backend.purge()
+        app.broker.purge()  # the stack's components share the orchestrator's database
+    finally:
+        app.logger.removeHandler(handler)
+        _ours(app).close()
+    opened = [message for message in seen if message.startswith("pynenc-sqlite database")]
+    assert opened == [
+        f"pynenc-sqlite database {db}: journal mode truncate, schema {SCHEMA_VERSION}, "
+        "busy timeout 30 s"
+    ]

@@ -11,7 +11,7 @@ from pynenc.invocation.status import InvocationStatus
 
 from pynenc_sqlite.conf.config_database import ConfigPynencSQLite, DatabaseSettings
 from pynenc_sqlite.database import Database
-from pynenc_sqlite.schema import Tables
+from pynenc_sqlite.schema import SCHEMA_VERSION, Tables
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
@@ -69,8 +69,19 @@ def open_rows(app: "Pynenc", conf: ConfigPynencSQLite) -> AppRows:
     settings = DatabaseSettings.from_config(conf, app.app_id)
     database = getattr(app.orchestrator, "database", None)
     if not isinstance(database, Database) or database.settings != settings:
-        database = Database(settings)
+        database = open_database(app, settings)
     return AppRows.of_app(database, app.app_id)
+
+
+def open_database(app: "Pynenc", settings: DatabaseSettings) -> Database:
+    """Open the database of ``settings`` for ``app``, and say in the app's log which
+    file it is and the settings in force."""
+    database = Database(settings)
+    app.logger.info(
+        f"pynenc-sqlite database {settings.path}: journal mode {settings.journal_mode.value}, "
+        f"schema {SCHEMA_VERSION}, busy timeout {settings.busy_timeout_seconds:g} s"
+    )
+    return database
 
 
 class OnDatabase:

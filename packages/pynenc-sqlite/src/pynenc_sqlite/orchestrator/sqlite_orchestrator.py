@@ -40,13 +40,12 @@ from pynenc.orchestrator.base_orchestrator import BaseBlockingControl, BaseOrche
 
 from pynenc_sqlite.conf.config_database import DatabaseSettings, load_config
 from pynenc_sqlite.conf.config_orchestrator import ConfigOrchestratorPynencSQLite
-from pynenc_sqlite.database import Database
 from pynenc_sqlite.orchestrator.atomic_service import RUNNING, AtomicServiceLog
 from pynenc_sqlite.orchestrator.blocking import SQLiteBlockingControl
 from pynenc_sqlite.orchestrator.registration import Registration
 from pynenc_sqlite.orchestrator.runners import Runners
 from pynenc_sqlite.orchestrator.status import StatusStore
-from pynenc_sqlite.rows import AppRows, OnDatabase
+from pynenc_sqlite.rows import AppRows, OnDatabase, open_database
 from pynenc_sqlite.schema import Tables
 from pynenc_sqlite.state_backend.sqlite_state_backend import PynencSQLiteStateBackend
 
@@ -77,7 +76,7 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
 
     def __init__(self, app: "Pynenc") -> None:
         super().__init__(app)
-        database = Database(DatabaseSettings.from_config(self.conf, app.app_id))
+        database = open_database(app, DatabaseSettings.from_config(self.conf, app.app_id))
         self.rows = AppRows.of_app(database, app.app_id)
         self.registration = Registration(self.rows)
         self.statuses = StatusStore(self.rows, self._task)
