@@ -17,6 +17,7 @@ from pynenc.invocation.status import InvocationStatus
 
 from pynenc_contract import kit, tasks
 from pynenc_sqlite.cli import main
+from pynenc_sqlite.exceptions import DatabaseFileError
 from pynenc_sqlite.schema import SCHEMA_VERSION
 
 
@@ -209,3 +210,54 @@ def test_stuck_lists_what_recovery_should_reach_and_why(
     assert _json(capsys, "invocations", "--stuck", "--dead-after-minutes", "30", str(path)) == [
         row for row in found if row["invocation_id"] == waiting
     ]
+
+
+#: A process that opens the stack in truncate mode and keeps it until the stop file.
+HOLDER = """
+import sys, time
+from pathlib import Path
+from pynenc.builder import PynencBuilder
+from pynenc_contract import kit
+
+path, stop, started = (Path(arg) for arg in sys.argv[1:4])
+app = PynencBuilder().app_id("shop").sqlite_stack(str(path), journal_mode="truncate").build()
+kit.registered(app, 1)
+started.touch()
+while not stop.exists():
+    time.sleep(0.02)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_the_journal_mode_changes_only_with_every_process_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, stop, started = tmp_path / "held.sqlite3", tmp_path / "stop", tmp_path / "started"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(stop), str(started)])
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert holder.poll() is None, "the holder process ended"
+            assert time.monotonic() < deadline, "the holder never opened the database"
+            time.sleep(0.05)
+        assert main(["journal-mode", "wal", str(path)]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert "is in use by another process" in line
+        assert "Stop every process that uses it" in line
+    finally:
+        stop.touch()
+        holder.wait(timeout=60)
+    assert _json(capsys, "info", str(path))["journal_mode"] == "truncate"  # type: ignore[index]
+    assert _json(capsys, "journal-mode", "wal", str(path)) == {
+        "path": str(path),
+        "before": "truncate",
+        "after": "wal",
+    }
+    found = _json(capsys, "info", str(path))
+    assert isinstance(found, dict)
+    assert (found["journal_mode"], found["file_header"]) == ("wal", "wal")
+    stale = PynencBuilder().app_id("shop").sqlite_stack(str(path), journal_mode="truncate")
+    with pytest.raises(DatabaseFileError, match="recorded in the file"):
+        stale.build().orchestrator.count_invocations()
+    app = PynencBuilder().app_id("shop").sqlite_stack(str(path), journal_mode="wal").build()
+    assert app.orchestrator.count_invocations() == 1

@@ -2,7 +2,8 @@
 its backup.
 
 Every command reads the file without changing it (``backup`` writes only the new
-copy): tables for people, ``--json`` for scripts.
+copy), but ``journal-mode``, which needs every process stopped: tables for people,
+``--json`` for scripts.
 """
 
 import argparse
@@ -16,6 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from pynenc_sqlite import inspection
+from pynenc_sqlite.conf.config_database import JournalMode
+from pynenc_sqlite.database import change_journal_mode
 from pynenc_sqlite.exceptions import DatabaseFileError
 
 
@@ -60,6 +63,12 @@ def parser() -> argparse.ArgumentParser:
     )
     copied.add_argument("path", type=Path)
     copied.add_argument("destination", type=Path, help="a new file (never overwritten)")
+    switched = commands.add_parser(
+        "journal-mode",
+        help="switch the database to another journal mode (every process stopped)",
+    )
+    switched.add_argument("mode", choices=[mode.value for mode in JournalMode])
+    switched.add_argument("path", type=Path)
     listed = commands.add_parser(
         "invocations", help="invocations, the longest in their status first"
     )
@@ -97,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     usage error."""
     args = parser().parse_args(argv)
     console = Console()
+    if args.command == "journal-mode":
+        return _change_journal_mode(args.path, JournalMode(args.mode), args.json, console)
     try:
         with inspection.open_read_only(args.path) as conn:
             found: Any
@@ -133,6 +144,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.command == "backup" and found["integrity"] != "ok"
     )
     return 1 if failed else 0
+
+
+def _change_journal_mode(path: Path, mode: JournalMode, as_json: bool, console: Console) -> int:
+    """``journal-mode``: the one command that changes the database (not its data)."""
+    try:
+        before = change_journal_mode(path, mode)
+    except DatabaseFileError as error:
+        print(f"pynenc-sqlite: error: {error}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps({"path": str(path), "before": before, "after": mode.value}))
+    else:
+        console.print(
+            f"{path}: journal mode {before} -> {mode.value}; start every process with "
+            f"journal_mode {mode.value!r}"
+        )
+    return 0
 
 
 def entry_point() -> None:

@@ -20,6 +20,7 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,13 @@ _SHARED_SIZE = 510
 #: Tables of pynenc's own SQLite components (``<app>_<hash>__<name>``), which may share
 #: a file with ours.
 _PYNENC_TABLE = re.compile(r".+__(broker_|client_data|orchestrator_|state_backend_|trg_)")
+
+#: Per file, this process's presence: the descriptor holding a shared ``flock`` while
+#: any :class:`Database` of the file lives in the process, and how many do. Changing
+#: the journal mode needs the exclusive lock, so it is refused while any process uses
+#: the file (flock locks are apart from SQLite's fcntl locks, and a forked child
+#: shares its parent's).
+_PRESENCE: dict[str, list[int]] = {}
 
 _LOG = logging.getLogger(__name__)
 _NOW_FUNCTION = "pynenc_sqlite_now"
@@ -112,6 +120,7 @@ class Database:
         #: Bytes past which a TRUNCATE checkpoint is forced (4x the autocheckpoint size).
         self._wal_limit_bytes = settings.wal_autocheckpoint_pages * _PAGE_BYTES * 4
         self._prepare_file()
+        self._announce_presence()
         self._migrate(self.connection())
         if settings.journal_mode is JournalMode.MEMORY:
             self._check_after_possible_crash()
@@ -144,6 +153,33 @@ class Database:
             conn.close()
         self._local = threading.local()
         self._idle = []
+
+    def _announce_presence(self) -> None:
+        """Hold this process's shared presence lock on the file (see :data:`_PRESENCE`),
+        waiting up to the busy timeout while its journal mode is being changed."""
+        if (held := _PRESENCE.get(self._real_path)) is not None:
+            held[1] += 1
+            weakref.finalize(self, _leave, self._real_path)
+            return
+        fd = os.open(self._real_path, os.O_RDONLY)
+        deadline = time.monotonic() + self.settings.busy_timeout_seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    continue
+                os.close(fd)
+                raise DatabaseFileError(
+                    self.settings.path,
+                    "is held by a change of its journal mode for longer than the busy "
+                    f"timeout of {self.settings.busy_timeout_seconds:g}s",
+                    "Wait for pynenc-sqlite journal-mode to finish, then start again",
+                ) from None
+            _PRESENCE[self._real_path] = [fd, 1]
+            weakref.finalize(self, _leave, self._real_path)
+            return
 
     def _set_aside_inherited(self) -> None:
         """In a forked child: keep the parent's connections, unused, and forget them.
@@ -569,3 +605,64 @@ def _primary_code(error: sqlite3.Error) -> int:
 def _close_open_databases() -> None:
     for database in list(_OPEN_DATABASES):
         database.close()
+
+
+def _leave(real_path: str) -> None:
+    """A :class:`Database` of ``real_path`` is gone: drop the presence with the last."""
+    held = _PRESENCE.get(real_path)
+    if held is None:
+        return
+    held[1] -= 1
+    if held[1] <= 0:
+        del _PRESENCE[real_path]
+        os.close(held[0])
+
+
+def change_journal_mode(path: Path, mode: JournalMode) -> str:
+    """Switch the database at ``path`` to ``mode`` and record it; return the mode it had.
+
+    Refused (the file untouched) while any process has the database open: every
+    process must be stopped, and then started with the new mode.
+
+    :raises DatabaseFileError: the file is in use, not ours, or of an older schema.
+    """
+    real_path = os.path.realpath(path)
+    if real_path in _PRESENCE:
+        raise DatabaseFileError(path, "is open in this process", "Run the change on its own")
+    fd = os.open(real_path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DatabaseFileError(
+                path,
+                "is in use by another process (a runner, a client, a monitor)",
+                "Stop every process that uses it, then change the journal mode",
+            ) from None
+        with closing(sqlite3.connect(real_path, isolation_level=None)) as conn:
+            if problem := not_ours(conn):
+                raise DatabaseFileError(path, problem, "Give the path of a pynenc-sqlite database")
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version != SCHEMA_VERSION:
+                raise DatabaseFileError(
+                    path,
+                    f"has schema version {version}, not {SCHEMA_VERSION}",
+                    "Start and stop one process of the app with this pynenc-sqlite to "
+                    "migrate it, then change the journal mode",
+                )
+            before = recorded_journal_mode(conn) or str(
+                conn.execute("PRAGMA journal_mode").fetchone()[0]
+            )
+            (now,) = conn.execute(f"PRAGMA journal_mode={mode.value}").fetchone()
+            if str(now).lower() != mode.value:
+                raise DatabaseFileError(
+                    path, f"stays in journal mode {now!r}", "Check that nothing holds it open"
+                )
+            conn.execute(
+                f"INSERT INTO {FILE_SETTINGS} (name, value) VALUES ('journal_mode', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (mode.value,),
+            )
+        return before
+    finally:
+        os.close(fd)  # and with it the exclusive lock
