@@ -145,6 +145,20 @@ while not stop.exists():
 """
 
 
+def _started(script: str, path: Path, stop: Path) -> "subprocess.Popen[bytes]":
+    """A process running ``script`` on ``path``, once it says it has written; it ends
+    when ``stop`` appears."""
+    started = stop.with_name("started")
+    process = subprocess.Popen([sys.executable, "-c", script, str(path), str(stop), str(started)])
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the process never wrote (exit {process.wait()})")
+        time.sleep(0.05)
+    return process
+
+
 def _successes_without_result(copy: Path) -> tuple[int, int]:
     """SUCCESS invocations in ``copy``, and how many of them have no stored result."""
     with closing(sqlite3.connect(copy)) as raw:
@@ -161,14 +175,9 @@ def _successes_without_result(copy: Path) -> tuple[int, int]:
 def test_a_backup_while_a_process_writes_is_sound_and_consistent(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path, stop, started = tmp_path / "live.sqlite3", tmp_path / "stop", tmp_path / "started"
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(stop), str(started)])
+    path, stop = tmp_path / "live.sqlite3", tmp_path / "stop"
+    writer = _started(WRITER, path, stop)
     try:
-        deadline = time.monotonic() + 60
-        while not started.exists():
-            assert writer.poll() is None, "the writer process ended"
-            assert time.monotonic() < deadline, "the writer never wrote"
-            time.sleep(0.05)
         copies = [tmp_path / f"copy-{index}.sqlite3" for index in range(3)]
         for copy in copies:
             found = _json(capsys, "backup", str(path), str(copy))
@@ -232,14 +241,9 @@ while not stop.exists():
 def test_the_journal_mode_changes_only_with_every_process_stopped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path, stop, started = tmp_path / "held.sqlite3", tmp_path / "stop", tmp_path / "started"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(stop), str(started)])
+    path, stop = tmp_path / "held.sqlite3", tmp_path / "stop"
+    holder = _started(HOLDER, path, stop)
     try:
-        deadline = time.monotonic() + 60
-        while not started.exists():
-            assert holder.poll() is None, "the holder process ended"
-            assert time.monotonic() < deadline, "the holder never opened the database"
-            time.sleep(0.05)
         assert main(["journal-mode", "wal", str(path)]) == 2
         (line,) = capsys.readouterr().err.splitlines()
         assert "is in use by another process" in line
