@@ -1,13 +1,16 @@
-"""``pynenc-sqlite`` (or ``python -m pynenc_sqlite``): a look inside a database, and
-its backup.
+"""``pynenc-sqlite`` (or ``python -m pynenc_sqlite``): a look inside a database, its
+backup, retention and maintenance.
 
-Every command reads the file without changing it (``backup`` writes only the new
-copy), but ``journal-mode``, which needs every process stopped: tables for people,
+Most commands read the file without changing it (``backup`` writes only the new
+copy). ``purge`` removes final invocations while other processes go on;
+``journal-mode`` and ``vacuum`` need every process stopped. Tables for people,
 ``--json`` for scripts.
 """
 
 import argparse
 import json
+import re
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,8 +21,23 @@ from rich.table import Table
 
 from pynenc_sqlite import inspection
 from pynenc_sqlite.conf.config_database import JournalMode
-from pynenc_sqlite.database import change_journal_mode
+from pynenc_sqlite.database import change_journal_mode, recorded_journal_mode, vacuum
 from pynenc_sqlite.exceptions import DatabaseFileError
+from pynenc_sqlite.retention import purge_app
+
+#: Seconds per unit of a duration such as ``30d``.
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration(text: str) -> float:
+    """Seconds in a duration such as ``90m``, ``12h``, ``30d`` or ``2w``."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if not found:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; give a number and a unit (s, m, h, d or w), "
+            "such as 30d or 12h"
+        )
+    return float(found[1]) * _UNITS[found[2]]
 
 
 def _table(title: str, rows: Sequence[dict[str, Any]], empty: str) -> Table | str:
@@ -32,17 +50,6 @@ def _table(title: str, rows: Sequence[dict[str, Any]], empty: str) -> Table | st
     for row in rows:
         table.add_row(*("" if value is None else str(value) for value in row.values()))
     return table
-
-
-def _show_info(found: dict[str, Any], console: Console) -> None:
-    settings = [{"setting": k, "value": v} for k, v in found.items() if k != "apps"]
-    console.print(_table("Database", settings, ""))
-    console.print(_table("Apps", found["apps"], "No app has used this database yet."))
-
-
-def _show_check(found: list[dict[str, Any]], console: Console) -> None:
-    rows = [{**row, "ok": "ok" if row["ok"] else "FAILED"} for row in found]
-    console.print(_table("Checks", rows, ""))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -63,6 +70,24 @@ def parser() -> argparse.ArgumentParser:
     )
     copied.add_argument("path", type=Path)
     copied.add_argument("destination", type=Path, help="a new file (never overwritten)")
+    purged = commands.add_parser(
+        "purge",
+        help="remove an app's final invocations older than a duration, with everything "
+        "stored about them (other processes may go on)",
+    )
+    purged.add_argument("path", type=Path)
+    purged.add_argument("--app", required=True, help="the app id")
+    purged.add_argument(
+        "--older-than",
+        type=duration,
+        required=True,
+        help="final for longer than this: a number and a unit (s, m, h, d, w), as 30d",
+    )
+    commands.add_parser(
+        "vacuum",
+        help="rebuild the file without its free pages, with incremental vacuum from then "
+        "on (every process stopped)",
+    ).add_argument("path", type=Path)
     switched = commands.add_parser(
         "journal-mode",
         help="switch the database to another journal mode (every process stopped)",
@@ -105,62 +130,97 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; 0 on success, 1 when a check (or the backup's) fails, 2 on a
     usage error."""
     args = parser().parse_args(argv)
-    console = Console()
-    if args.command == "journal-mode":
-        return _change_journal_mode(args.path, JournalMode(args.mode), args.json, console)
+    found: Any
     try:
-        with inspection.open_read_only(args.path) as conn:
-            found: Any
-            if args.command == "info":
-                found = inspection.info(conn, args.path)
-            elif args.command == "check":
-                found = inspection.check(conn, args.path)
-            elif args.command == "queues":
-                found = inspection.queues(conn)
-            elif args.command == "backup":
-                found = inspection.backup(conn, args.destination)
-            elif args.stuck:
-                found = inspection.stuck(
-                    conn, args.dead_after_minutes, args.pending_seconds, args.app
-                )[: args.limit]
-            else:
-                found = inspection.invocations(conn, args.status, args.app, args.limit)
+        if args.command == "journal-mode":
+            before = change_journal_mode(args.path, JournalMode(args.mode))
+            found = {"path": str(args.path), "before": before, "after": args.mode}
+        elif args.command == "vacuum":
+            before_bytes, after_bytes = vacuum(args.path)
+            found = {
+                "path": str(args.path),
+                "bytes_before": before_bytes,
+                "bytes_after": after_bytes,
+            }
+        elif args.command == "purge":
+            found = _purge(args.path, args.app, args.older_than)
+        else:
+            with inspection.open_read_only(args.path) as conn:
+                found = _read(args, conn)
     except DatabaseFileError as error:
         print(f"pynenc-sqlite: error: {error}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(found, indent=1))
-    elif args.command == "info":
-        _show_info(found, console)
-    elif args.command == "check":
-        _show_check(found, console)
-    elif args.command == "queues":
-        console.print(_table("Queues", found, "No message is waiting."))
-    elif args.command == "backup":
-        console.print(_table("Backup", [{"item": k, "value": v} for k, v in found.items()], ""))
     else:
-        console.print(_table("Invocations", found, "No invocation matches."))
+        _print(args.command, found, Console())
     failed = (args.command == "check" and not all(row["ok"] for row in found)) or (
         args.command == "backup" and found["integrity"] != "ok"
     )
     return 1 if failed else 0
 
 
-def _change_journal_mode(path: Path, mode: JournalMode, as_json: bool, console: Console) -> int:
-    """``journal-mode``: the one command that changes the database (not its data)."""
-    try:
-        before = change_journal_mode(path, mode)
-    except DatabaseFileError as error:
-        print(f"pynenc-sqlite: error: {error}", file=sys.stderr)
-        return 2
-    if as_json:
-        print(json.dumps({"path": str(path), "before": before, "after": mode.value}))
-    else:
+def _read(args: argparse.Namespace, conn: sqlite3.Connection) -> Any:
+    """What a command that only reads the file found."""
+    if args.command == "info":
+        return inspection.info(conn, args.path)
+    if args.command == "check":
+        return inspection.check(conn, args.path)
+    if args.command == "queues":
+        return inspection.queues(conn)
+    if args.command == "backup":
+        return inspection.backup(conn, args.destination)
+    if args.stuck:
+        stuck = inspection.stuck(conn, args.dead_after_minutes, args.pending_seconds, args.app)
+        return stuck[: args.limit]
+    return inspection.invocations(conn, args.status, args.app, args.limit)
+
+
+def _print(command: str, found: Any, console: Console) -> None:
+    """``found`` for people: tables, or a sentence."""
+    if command == "info":
+        settings = [{"setting": k, "value": v} for k, v in found.items() if k != "apps"]
+        console.print(_table("Database", settings, ""))
+        console.print(_table("Apps", found["apps"], "No app has used this database yet."))
+    elif command == "check":
+        rows = [{**row, "ok": "ok" if row["ok"] else "FAILED"} for row in found]
+        console.print(_table("Checks", rows, ""))
+    elif command == "queues":
+        console.print(_table("Queues", found, "No message is waiting."))
+    elif command == "invocations":
+        console.print(_table("Invocations", found, "No invocation matches."))
+    elif command == "journal-mode":
         console.print(
-            f"{path}: journal mode {before} -> {mode.value}; start every process with "
-            f"journal_mode {mode.value!r}"
+            f"{found['path']}: journal mode {found['before']} -> {found['after']}; start "
+            f"every process with journal_mode {found['after']!r}"
         )
-    return 0
+    else:
+        items = [{"item": key, "value": value} for key, value in found.items()]
+        console.print(_table(command.capitalize(), items, ""))
+
+
+def _purge(path: Path, app_id: str, older_than_seconds: float) -> dict[str, Any]:
+    """``purge``: refused for an app that is not in the file."""
+    with inspection.open_read_only(path) as conn:
+        apps = [known for _, known in inspection.apps(conn)]
+        journal_mode = recorded_journal_mode(conn)
+    if app_id not in apps:
+        raise DatabaseFileError(
+            path, f"has no app {app_id!r}", f"Give one of its apps: {', '.join(apps) or 'none'}"
+        )
+    if journal_mode is None:
+        raise DatabaseFileError(
+            path,
+            "has no journal mode recorded (an earlier schema)",
+            "Start and stop one process of the app with this pynenc-sqlite to migrate it",
+        )
+    purged = purge_app(path, journal_mode, app_id, older_than_seconds)
+    return {
+        "app_id": app_id,
+        "invocations_removed": purged.invocations,
+        "values_removed": purged.values,
+        "pages_freed": purged.pages_freed,
+    }
 
 
 def entry_point() -> None:

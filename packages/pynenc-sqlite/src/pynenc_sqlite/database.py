@@ -19,8 +19,8 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -253,7 +253,10 @@ class Database:
         # Refuse another program's file, a newer schema, or another journal mode than the
         # file's, before changing anything.
         self._require_ours(conn)
-        self._schema_version(conn)
+        if self._schema_version(conn) == 0:
+            # A new file: incremental vacuum lets retention give freed pages back to the
+            # file system. It takes effect only before the first table and before WAL.
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         self._require_recorded_journal_mode(conn)
         wanted = settings.journal_mode
         try:
@@ -618,11 +621,10 @@ def _leave(real_path: str) -> None:
         os.close(held[0])
 
 
-def change_journal_mode(path: Path, mode: JournalMode) -> str:
-    """Switch the database at ``path`` to ``mode`` and record it; return the mode it had.
-
-    Refused (the file untouched) while any process has the database open: every
-    process must be stopped, and then started with the new mode.
+@contextmanager
+def _alone(path: Path, change: str) -> Iterator[sqlite3.Connection]:
+    """A connection to the pynenc-sqlite database at ``path`` while no other process
+    has it open (they wait to open it until the connection is closed), for ``change``.
 
     :raises DatabaseFileError: the file is in use, not ours, or of an older schema.
     """
@@ -637,7 +639,7 @@ def change_journal_mode(path: Path, mode: JournalMode) -> str:
             raise DatabaseFileError(
                 path,
                 "is in use by another process (a runner, a client, a monitor)",
-                "Stop every process that uses it, then change the journal mode",
+                f"Stop every process that uses it, then {change}",
             ) from None
         with closing(sqlite3.connect(real_path, isolation_level=None)) as conn:
             if problem := not_ours(conn):
@@ -648,21 +650,56 @@ def change_journal_mode(path: Path, mode: JournalMode) -> str:
                     path,
                     f"has schema version {version}, not {SCHEMA_VERSION}",
                     "Start and stop one process of the app with this pynenc-sqlite to "
-                    "migrate it, then change the journal mode",
+                    f"migrate it, then {change}",
                 )
-            before = recorded_journal_mode(conn) or str(
-                conn.execute("PRAGMA journal_mode").fetchone()[0]
-            )
-            (now,) = conn.execute(f"PRAGMA journal_mode={mode.value}").fetchone()
-            if str(now).lower() != mode.value:
-                raise DatabaseFileError(
-                    path, f"stays in journal mode {now!r}", "Check that nothing holds it open"
-                )
-            conn.execute(
-                f"INSERT INTO {FILE_SETTINGS} (name, value) VALUES ('journal_mode', ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (mode.value,),
-            )
-        return before
+            yield conn
     finally:
         os.close(fd)  # and with it the exclusive lock
+
+
+def change_journal_mode(path: Path, mode: JournalMode) -> str:
+    """Switch the database at ``path`` to ``mode`` and record it; return the mode it had.
+
+    Refused (the file untouched) while any process has the database open: every
+    process must be stopped, and then started with the new mode.
+
+    :raises DatabaseFileError: the file is in use, not ours, or of an older schema.
+    """
+    with _alone(path, "change the journal mode") as conn:
+        before = recorded_journal_mode(conn) or str(
+            conn.execute("PRAGMA journal_mode").fetchone()[0]
+        )
+        (now,) = conn.execute(f"PRAGMA journal_mode={mode.value}").fetchone()
+        if str(now).lower() != mode.value:
+            raise DatabaseFileError(
+                path, f"stays in journal mode {now!r}", "Check that nothing holds it open"
+            )
+        conn.execute(
+            f"INSERT INTO {FILE_SETTINGS} (name, value) VALUES ('journal_mode', ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (mode.value,),
+        )
+    return before
+
+
+def vacuum(path: Path) -> tuple[int, int]:
+    """Rebuild the database at ``path`` without its free pages, with incremental vacuum
+    from then on (a file created by an earlier pynenc-sqlite has none); return its size
+    in bytes before and after.
+
+    Refused (the file untouched) while any process has the database open.
+
+    :raises DatabaseFileError: the file is in use, not ours, or of an older schema.
+    """
+    with _alone(path, "vacuum it") as conn:
+        before = _file_bytes(path)
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    return before, _file_bytes(path)
+
+
+def _file_bytes(path: Path) -> int:
+    """Bytes of the database and its WAL."""
+    wal = Path(f"{path}-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)

@@ -69,7 +69,7 @@ def _has_table(conn: sqlite3.Connection, table: str) -> bool:
     return bool(_count(conn, "SELECT COUNT(*) FROM sqlite_master WHERE name = ?", (table,)))
 
 
-def _apps(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+def apps(conn: sqlite3.Connection) -> list[tuple[int, str]]:
     if not _has_table(conn, Tables.APPS):
         return []
     rows = conn.execute(f"SELECT app_key, app_id FROM {Tables.APPS} ORDER BY app_id")
@@ -90,14 +90,14 @@ def _size(path: Path) -> int:
 def info(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
     """Path, journal mode, schema version, sizes, and each app's row counts."""
     (version,) = conn.execute("PRAGMA user_version").fetchone()
-    apps = []
-    for key, app_id in _apps(conn):
+    counted = {label: table for label, table in COUNTED_TABLES.items() if _has_table(conn, table)}
+    found = []
+    for key, app_id in apps(conn):
         counts = {
             label: _count(conn, f"SELECT COUNT(*) FROM {table} WHERE app_key = ?", (key,))
-            for label, table in COUNTED_TABLES.items()
-            if _has_table(conn, table)
+            for label, table in counted.items()
         }
-        apps.append({"app_id": app_id, **counts})
+        found.append({"app_id": app_id, **counts})
     return {
         "path": str(path.absolute()),
         "journal_mode": recorded_journal_mode(conn) or "not recorded",
@@ -106,7 +106,7 @@ def info(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
         "schema_version_supported": SCHEMA_VERSION,
         "file_bytes": _size(path),
         "wal_bytes": _size(path.with_name(path.name + "-wal")),
-        "apps": apps,
+        "apps": found,
     }
 
 

@@ -27,6 +27,8 @@ class Tables:
     BLOCKING_EDGES: Final = "orchestrator_blocking_edges"
     RUNNER_HEARTBEATS: Final = "orchestrator_runner_heartbeats"
     ATOMIC_SERVICE_EXECUTIONS: Final = "orchestrator_atomic_service_executions"
+    #: When each app's next retention pass is due.
+    RETENTION: Final = "orchestrator_retention"
 
     #: Tables holding per-app rows, in the order ``purge`` empties them.
     APP_SCOPED: Final = (
@@ -35,6 +37,7 @@ class Tables:
         INVOCATIONS,
         RUNNER_HEARTBEATS,
         ATOMIC_SERVICE_EXECUTIONS,
+        RETENTION,
     )
 
 
@@ -406,6 +409,17 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             name TEXT PRIMARY KEY,
             value TEXT NOT NULL
         ) WITHOUT ROWID""",
+    ),
+    # 9: retention: when each value of the client data store was last stored (a value
+    # not stored again within the retention period and named by no row is removed),
+    # and when each app's next retention pass is due.
+    (
+        f"ALTER TABLE {M.CLIENT_DATA} ADD COLUMN stored_time REAL NOT NULL DEFAULT 0",
+        f"CREATE INDEX {M.CLIENT_DATA}_stored ON {M.CLIENT_DATA}(app_key, stored_time)",
+        f"""CREATE TABLE {T.RETENTION} (
+            app_key INTEGER PRIMARY KEY,
+            next_pass REAL NOT NULL
+        )""",
     ),
 )
 

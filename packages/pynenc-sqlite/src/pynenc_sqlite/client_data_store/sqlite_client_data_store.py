@@ -11,6 +11,7 @@ from pynenc.client_data_store.base_client_data_store import BaseClientDataStore
 
 from pynenc_sqlite.conf.config_client_data_store import ConfigClientDataStorePynencSQLite
 from pynenc_sqlite.conf.config_database import load_config
+from pynenc_sqlite.database import NOW_SQL
 from pynenc_sqlite.rows import OnDatabase, open_rows
 from pynenc_sqlite.schema import MessageTables
 
@@ -36,8 +37,12 @@ class PynencSQLiteClientDataStore(OnDatabase, BaseClientDataStore):
         )
 
     def _store(self, key: str, value: str) -> None:
+        """Store ``value`` once per key; storing it again refreshes the time retention
+        keeps it from (see :mod:`pynenc_sqlite.retention`)."""
         self.database.write_one(
-            f"INSERT OR REPLACE INTO {_DATA} (app_key, data_key, data_value) VALUES (?, ?, ?)",
+            f"INSERT INTO {_DATA} (app_key, data_key, data_value, stored_time) "
+            f"VALUES (?, ?, ?, {NOW_SQL}) "
+            "ON CONFLICT (app_key, data_key) DO UPDATE SET stored_time = excluded.stored_time",
             (self.rows.app_key, key, value),
         )
 

@@ -1,5 +1,6 @@
 """Configuration of the SQLite orchestrator."""
 
+from cistell import ConfigField
 from pynenc.conf.config_orchestrator import ConfigOrchestrator
 
 from pynenc_sqlite.conf.config_database import ConfigPynencSQLite
@@ -12,7 +13,14 @@ class ConfigOrchestratorPynencSQLite(ConfigOrchestrator, ConfigPynencSQLite):
     In a config file the section is ``orchestratorpynencsqlite`` (over the shared
     ``pynencsqlite``); as environment variables
     ``PYNENC__CONFIGORCHESTRATORPYNENCSQLITE__<FIELD>``.
+
+    :cvar retention_interval_minutes: how often the runner that holds the atomic
+        service removes the final invocations older than pynenc's
+        ``auto_final_invocation_purge_hours``, with everything stored about them;
+        0 turns this retention off.
     """
+
+    retention_interval_minutes = ConfigField(10.0)
 
 
 #: Section of these settings in a config file or ``config_values`` dict.

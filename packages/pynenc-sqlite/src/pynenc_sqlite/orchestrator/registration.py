@@ -317,29 +317,3 @@ class Registration:
                 "WHERE app_key = ? AND invocation_id = ?",
                 (time(), self.rows.app_key, invocation_id),
             )
-
-    def auto_purge(self, older_than_seconds: float) -> None:
-        """Remove invocations marked longer ago than ``older_than_seconds``, with their
-        arguments and blocking edges."""
-        cutoff = time() - older_than_seconds
-        expired = (
-            f"SELECT invocation_id FROM {Tables.INVOCATIONS} "
-            "WHERE app_key = ? AND auto_purge_time IS NOT NULL AND auto_purge_time <= ?"
-        )
-        key = self.rows.app_key
-        with self.rows.database.write() as tx:
-            tx.execute(
-                f"DELETE FROM {Tables.BLOCKING_EDGES} WHERE app_key = ? "
-                f"AND (waited_id IN ({expired}) OR waiter_id IN ({expired}))",
-                (key, key, cutoff, key, cutoff),
-            )
-            tx.execute(
-                f"DELETE FROM {Tables.INVOCATION_ARGS} WHERE app_key = ? "
-                f"AND invocation_id IN ({expired})",
-                (key, key, cutoff),
-            )
-            tx.execute(
-                f"DELETE FROM {Tables.INVOCATIONS} WHERE app_key = ? "
-                "AND auto_purge_time IS NOT NULL AND auto_purge_time <= ?",
-                (key, cutoff),
-            )

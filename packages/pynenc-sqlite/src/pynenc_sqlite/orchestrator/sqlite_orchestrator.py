@@ -45,6 +45,7 @@ from pynenc_sqlite.orchestrator.blocking import SQLiteBlockingControl
 from pynenc_sqlite.orchestrator.registration import Registration
 from pynenc_sqlite.orchestrator.runners import Runners
 from pynenc_sqlite.orchestrator.status import StatusStore
+from pynenc_sqlite.retention import Retention
 from pynenc_sqlite.rows import AppRows, OnDatabase, open_database
 from pynenc_sqlite.schema import Tables
 from pynenc_sqlite.state_backend.sqlite_state_backend import PynencSQLiteStateBackend
@@ -57,6 +58,9 @@ if TYPE_CHECKING:
     from pynenc.orchestrator.atomic_service import AtomicServiceRun
     from pynenc.runner.runner_context import RunnerContext
     from pynenc.task import Task
+
+#: How long one retention pass may run before it leaves the rest to the next one.
+RETENTION_PASS_SECONDS = 2.0
 
 __all__ = [
     "PynencSQLiteOrchestrator",
@@ -82,6 +86,7 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
         self.statuses = StatusStore(self.rows, self._task)
         self.runners = Runners(self.rows)
         self.atomic_service = AtomicServiceLog(self.rows)
+        self.retention = Retention(self.rows)
         self._blocking_control = SQLiteBlockingControl(app, self.rows)
 
     @cached_property
@@ -261,7 +266,6 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
             )
             if record.status.is_final():
                 self.release_waiters(invocation_id)
-                self.set_up_invocation_auto_purge(invocation_id)
         self.app.trigger.report_tasks_status([invocation_id], record.status)
         if not blocked:
             self.app.logger.info(f"invocation:{invocation_id} status:{status.value}")
@@ -312,8 +316,9 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
         self.registration.mark_for_auto_purge(invocation_id)
 
     def auto_purge(self) -> None:
-        """Remove invocations marked longer ago than ``auto_final_invocation_purge_hours``."""
-        self.registration.auto_purge(self.conf.auto_final_invocation_purge_hours * 3600)
+        """Remove the invocations marked (final) longer ago than
+        ``auto_final_invocation_purge_hours``, with everything stored about them."""
+        self.retention.purge(self.conf.auto_final_invocation_purge_hours * 3600)
 
     def purge(self) -> None:
         """Remove every row of this app; other apps in the same file are untouched."""
@@ -377,6 +382,21 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
         """Close the RUNNING record; the first terminal status wins."""
         self.atomic_service.finish(atomic_service_run, end_time, status, reason)
         self.purge_atomic_service_executions()
+        self._retention_pass()
+
+    def _retention_pass(self) -> None:
+        """After an atomic-service run: the stack's retention pass, when it is due."""
+        interval = self.conf.retention_interval_minutes * 60
+        if interval <= 0:
+            return
+        purged = self.retention.pass_if_due(
+            interval, self.conf.auto_final_invocation_purge_hours * 3600, RETENTION_PASS_SECONDS
+        )
+        if purged is not None and (purged.invocations or purged.values):
+            self.app.logger.info(
+                f"retention: removed {purged.invocations} final invocations and "
+                f"{purged.values} values, freed {purged.pages_freed} pages"
+            )
 
     def get_active_atomic_service_executions(self) -> list[AtomicServiceExecution]:
         """RUNNING executions, most recently started first."""

@@ -25,9 +25,11 @@ _RECORD_QUERY = (
     f"SELECT status, owner_id, status_time, task_id FROM {Tables.INVOCATIONS} "
     "WHERE app_key = ? AND invocation_id = ?"
 )
-#: A status write, stamped with the time at which it holds the write lock.
+#: A status write, stamped with the time at which it holds the write lock; a final
+#: status also marks the invocation for retention (``auto_purge_time``).
 _SET_STATUS = (
-    f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ?, status_time = {NOW_SQL} "
+    f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ?, status_time = {NOW_SQL}, "
+    f"auto_purge_time = CASE WHEN ? THEN {NOW_SQL} ELSE auto_purge_time END "
     "WHERE app_key = ? AND invocation_id = ? RETURNING status_time"
 )
 #: The same, applied only while the status and owner read before are unchanged.
@@ -114,7 +116,13 @@ class StatusStore:
         self, record: InvocationStatusRecord, invocation_id: "InvocationId"
     ) -> tuple[object, ...]:
         """The leading parameters of :data:`_SET_STATUS` and its variant."""
-        return (record.status.value, record.runner_id, self.rows.app_key, invocation_id)
+        return (
+            record.status.value,
+            record.runner_id,
+            record.status.is_final(),
+            self.rows.app_key,
+            invocation_id,
+        )
 
     def _read(
         self, conn: sqlite3.Connection, invocation_id: "InvocationId"
