@@ -79,6 +79,32 @@ def test_a_dead_runners_running_record_does_not_block_the_service_forever(
     assert "sent no heartbeat" in by_runner["killed"].reason
 
 
+@pytest.mark.parametrize("recover", [True, False])
+def test_the_atomic_service_recovers_stuck_invocations_after_each_run(
+    make_app: Callable[..., Pynenc], recover: bool
+) -> None:
+    """Recovery without waiting for pynenc's recovery crons (at most once a minute):
+    a dead runner's RUNNING invocation and one PENDING for too long are rerouted."""
+    app = make_app(recover_after_atomic_service=recover)
+    orchestrator = app.orchestrator
+    assert isinstance(orchestrator, PynencSQLiteOrchestrator)
+    orchestrator.register_runner_heartbeats([kit.OWNER])
+    running = kit.at_status(app, InvocationStatus.RUNNING)
+    pending = kit.at_status(app, InvocationStatus.PENDING)
+    dead_after = app.conf.runner_considered_dead_after_minutes * 60
+    with time_machine.travel(datetime.now(UTC), tick=True) as clock:
+        clock.shift(dead_after + 1)
+        run = _run(orchestrator, "live")
+        assert orchestrator.record_atomic_service_execution_start(run, None)
+        orchestrator.finalize_atomic_service_execution(run, datetime.now(UTC), Status.COMPLETED)
+    statuses = {orchestrator.get_invocation_status(i) for i in (running, pending)}
+    if recover:
+        assert statuses == {InvocationStatus.REROUTED}
+        assert app.broker.count_invocations() == 2
+    else:
+        assert statuses == {InvocationStatus.RUNNING, InvocationStatus.PENDING}
+
+
 def test_execution_history_is_capped_keeping_the_newest(
     orchestrator: PynencSQLiteOrchestrator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

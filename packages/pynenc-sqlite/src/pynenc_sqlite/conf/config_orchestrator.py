@@ -14,12 +14,17 @@ class ConfigOrchestratorPynencSQLite(ConfigOrchestrator, ConfigPynencSQLite):
     ``pynencsqlite``); as environment variables
     ``PYNENC__CONFIGORCHESTRATORPYNENCSQLITE__<FIELD>``.
 
+    :cvar recover_after_atomic_service: the runner that holds the atomic service
+        recovers the invocations PENDING for too long and the RUNNING ones of dead
+        runners after each of its runs (every ``atomic_service_check_interval_minutes``),
+        not only when pynenc's recovery crons fire (at most once a minute).
     :cvar retention_interval_minutes: how often the runner that holds the atomic
         service removes the final invocations older than pynenc's
         ``auto_final_invocation_purge_hours``, with everything stored about them;
         0 turns this retention off.
     """
 
+    recover_after_atomic_service = ConfigField(True)
     retention_interval_minutes = ConfigField(10.0)
 
 

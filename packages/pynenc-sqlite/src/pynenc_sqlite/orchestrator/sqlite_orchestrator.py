@@ -21,6 +21,7 @@ from pynenc import context
 from pynenc.conf.config_task import ConcurrencyControlType
 from pynenc.exceptions import (
     InvocationConcurrencyWithDifferentArgumentsError,
+    InvocationStatusOwnershipError,
     InvocationStatusTransitionError,
 )
 from pynenc.identifiers.task_id import TaskId
@@ -382,7 +383,33 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
         """Close the RUNNING record; the first terminal status wins."""
         self.atomic_service.finish(atomic_service_run, end_time, status, reason)
         self.purge_atomic_service_executions()
+        if self.conf.recover_after_atomic_service:
+            self._recover_invocations()
         self._retention_pass()
+
+    def _recover_invocations(self) -> None:
+        """pynenc's two recovery tasks, run after every atomic-service run rather than
+        from their crons (at most once a minute): PENDING invocations older than
+        ``max_pending_seconds``, and the RUNNING ones of runners dead for
+        ``runner_considered_dead_after_minutes``, go back to a queue.
+
+        An invocation that another recovery took, or that moved on meanwhile, is left
+        alone: each status change applies only over the status it was read with.
+        """
+        runner_ctx = context.get_or_create_runner_context(self.app.app_id)
+        recovered = set()
+        for found, status in (
+            (self.get_pending_invocations_for_recovery, InvocationStatus.PENDING_RECOVERY),
+            (self.get_running_invocations_for_recovery, InvocationStatus.RUNNING_RECOVERY),
+        ):
+            for invocation_id in list(found()):
+                try:
+                    self.set_invocation_status(invocation_id, status, runner_ctx)
+                except (InvocationStatusTransitionError, InvocationStatusOwnershipError):
+                    continue
+                recovered.add(invocation_id)
+                self.app.logger.info(f"invocation:{invocation_id} recovered ({status.value})")
+        self.reroute_invocations(recovered, runner_ctx)
 
     def _retention_pass(self) -> None:
         """After an atomic-service run: the stack's retention pass, when it is due."""
