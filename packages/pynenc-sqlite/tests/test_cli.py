@@ -33,9 +33,29 @@ def database(tmp_path: Path) -> Path:
     return path
 
 
+def _printed(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """What ``pynenc-sqlite *args`` prints, once it succeeded."""
+    assert main(list(args)) == 0
+    return capsys.readouterr().out
+
+
 def _json(capsys: pytest.CaptureFixture[str], *args: str) -> object:
-    assert main(["--json", *args]) == 0
-    return json.loads(capsys.readouterr().out)
+    return json.loads(_printed(capsys, "--json", *args))
+
+
+def _rows(printed: str) -> list[list[str]]:
+    """The rows of the tables in ``printed``, cell by cell (a value that rich folds over
+    several lines, as an id in a narrow column, is joined again)."""
+    rows: list[list[str]] = []
+    for line in printed.splitlines():
+        if not line.startswith("│"):
+            continue
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if cells[0] or not rows:
+            rows.append(cells)
+        else:
+            rows[-1] = [kept + more for kept, more in zip(rows[-1], cells, strict=True)]
+    return rows
 
 
 def test_info_shows_the_file_its_settings_and_each_apps_rows(
@@ -87,6 +107,71 @@ def test_queues_and_invocations_list_what_waits(
     assert isinstance(routed, list)
     assert [(row["app_id"], row["status"]) for row in routed] == [("shop", "registered")] * 2
     assert _json(capsys, "invocations", "--app", "other", str(database)) == []
+
+
+def test_the_tables_show_each_commands_rows(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _rows(_printed(capsys, "queues", str(database))) == [["shop", "default", "3"]]
+    found = _json(capsys, "invocations", str(database))
+    assert isinstance(found, list)
+    listed = _rows(_printed(capsys, "invocations", str(database)))
+    assert [(row[0], row[1], row[3]) for row in listed] == [
+        ("shop", row["invocation_id"], "registered") for row in found
+    ]
+    assert _printed(capsys, "invocations", "--app", "other", str(database)) == (
+        "No invocation matches.\n"
+    )
+    copy = tmp_path / "copy.sqlite3"
+    copied = _rows(_printed(capsys, "backup", str(database), str(copy)))
+    assert [row[0] for row in copied] == ["backup", "pages", "bytes", "integrity"]
+    assert (copied[0][1], copied[2][1], copied[3][1]) == (str(copy), str(copy.stat().st_size), "ok")
+
+
+def test_a_database_no_app_has_used_yet_shows_empty_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new file (a process creates it before its tables): shown empty, not an error."""
+    path = tmp_path / "new.sqlite3"
+    path.touch()
+    found = _json(capsys, "info", str(path))
+    assert isinstance(found, dict)
+    assert (found["journal_mode"], found["schema_version"], found["apps"]) == (
+        "not recorded",
+        0,
+        [],
+    )
+    printed = _printed(capsys, "info", str(path))
+    assert ["journal_mode", "not recorded"] in _rows(printed)
+    assert printed.endswith("\nNo app has used this database yet.\n")
+    assert _json(capsys, "queues", str(path)) == []
+    assert _printed(capsys, "queues", str(path)) == "No message is waiting.\n"
+    assert path.read_bytes() == b""
+
+
+@pytest.mark.parametrize("destination", ["a file", "a directory", "in a missing directory"])
+def test_a_backup_goes_only_to_a_new_file_in_an_existing_directory(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], destination: str
+) -> None:
+    kept = tmp_path / "kept.txt"
+    kept.write_text("kept\n")
+    target = {
+        "a file": kept,
+        "a directory": tmp_path,
+        "in a missing directory": tmp_path / "missing" / "copy.sqlite3",
+    }[destination]
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["backup", str(database), str(target)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"pynenc-sqlite: error: SQLite orchestrator database '{target}': ")
+    assert {
+        "a file": "exists already. Choose a new file for the backup, or remove it",
+        "a directory": "exists already. Choose a new file for the backup, or remove it",
+        "in a missing directory": "cannot be created (No such file or directory). Choose a "
+        "path in an existing, writable directory",
+    }[destination] in line
+    assert sorted(tmp_path.rglob("*")) == before
+    assert kept.read_text() == "kept\n"
 
 
 @pytest.mark.parametrize("make", ["missing", "text", "foreign"])
@@ -201,23 +286,25 @@ def test_stuck_lists_what_recovery_should_reach_and_why(
 ) -> None:
     path = tmp_path / "stuck.sqlite3"
     app = PynencBuilder().app_id("shop").sqlite_stack(str(path)).build()
-    orphan, alive, waiting = kit.registered(app, 3)
+    orphan, alive, waiting, unseen = kit.registered(app, 4)
     with time_machine.travel(datetime.now(UTC) - timedelta(minutes=20), tick=False):
         app.orchestrator.register_runner_heartbeats([kit.OWNER])
         kit.walk(app, orphan, kit.path_to(InvocationStatus.RUNNING))
     with time_machine.travel(datetime.now(UTC) - timedelta(seconds=60), tick=False):
         kit.walk(app, waiting, kit.path_to(InvocationStatus.PENDING))
     app.orchestrator.register_runner_heartbeats([kit.OTHER])
-    for status in kit.path_to(InvocationStatus.RUNNING):
-        app.orchestrator._atomic_status_transition(alive, status, kit.OTHER)
+    for invocation_id, runner in ((alive, kit.OTHER), (unseen, "runner-unseen")):
+        for status in kit.path_to(InvocationStatus.RUNNING):
+            app.orchestrator._atomic_status_transition(invocation_id, status, runner)
     found = _json(capsys, "invocations", "--stuck", str(path))
     assert isinstance(found, list)
     why = {row["invocation_id"]: row["why"] for row in found}
-    assert set(why) == {orphan, waiting}
+    assert set(why) == {orphan, waiting, unseen}
     assert why[orphan].startswith(f"its owner {kit.OWNER} was last seen 20.")
     assert why[waiting].startswith("pending for 6")
+    assert why[unseen] == "its owner runner-unseen has no heartbeat"
     assert _json(capsys, "invocations", "--stuck", "--dead-after-minutes", "30", str(path)) == [
-        row for row in found if row["invocation_id"] == waiting
+        row for row in found if row["invocation_id"] in (waiting, unseen)
     ]
 
 
@@ -260,6 +347,10 @@ def test_the_journal_mode_changes_only_with_every_process_stopped(
     found = _json(capsys, "info", str(path))
     assert isinstance(found, dict)
     assert (found["journal_mode"], found["file_header"]) == ("wal", "wal")
+    again = _printed(capsys, "journal-mode", "wal", str(path))  # nothing left to change
+    assert "journal mode wal -> wal; start every process with journal_mode 'wal'" in " ".join(
+        again.split()
+    )
     stale = PynencBuilder().app_id("shop").sqlite_stack(str(path), journal_mode="truncate")
     with pytest.raises(DatabaseFileError, match="recorded in the file"):
         stale.build().orchestrator.count_invocations()

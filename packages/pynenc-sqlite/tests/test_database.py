@@ -25,10 +25,11 @@ from pynenc_sqlite import (
     DatabaseFileError,
     DatabaseFullError,
     DatabaseLockedError,
+    JournalMode,
     PynencSQLiteOrchestrator,
     SchemaVersionError,
 )
-from pynenc_sqlite.database import _SHARED_FIRST, _SHARED_SIZE, Database
+from pynenc_sqlite.database import _SHARED_FIRST, _SHARED_SIZE, Database, change_journal_mode
 from pynenc_sqlite.schema import APPLICATION_ID, MIGRATIONS, Tables
 
 MakeApp = Callable[..., Pynenc]
@@ -37,6 +38,23 @@ MakeApp = Callable[..., Pynenc]
 def _ours(app: Pynenc) -> PynencSQLiteOrchestrator:
     assert isinstance(app.orchestrator, PynencSQLiteOrchestrator)
     return app.orchestrator
+
+
+def _file_of_another_program(db: Path) -> None:
+    """A SQLite file of another program: a table of users with one row."""
+    with closing(sqlite3.connect(db)) as raw:
+        raw.execute("CREATE TABLE users (name TEXT)")
+        raw.execute("INSERT INTO users VALUES ('ada')")
+        raw.commit()
+
+
+def _file_of_schema_1(db: Path) -> None:
+    """A file of pynenc-sqlite's first schema: no mark, no recorded journal mode."""
+    with closing(sqlite3.connect(db)) as raw:
+        for statement in MIGRATIONS[0]:
+            raw.execute(statement)
+        raw.execute("PRAGMA user_version=1")
+        raw.commit()
 
 
 def _register_and_start(app: Pynenc, batches: int) -> None:
@@ -130,10 +148,7 @@ def test_a_sqlite_file_of_another_program_is_refused_untouched(
     make_app: MakeApp, tmp_path: Path
 ) -> None:
     db = tmp_path / "theirs.sqlite3"
-    with closing(sqlite3.connect(db)) as raw:
-        raw.execute("CREATE TABLE users (name TEXT)")
-        raw.execute("INSERT INTO users VALUES ('ada')")
-        raw.commit()
+    _file_of_another_program(db)
     before = db.read_bytes()
     with pytest.raises(
         DatabaseFileError,
@@ -199,10 +214,8 @@ def test_a_newer_schema_is_refused_and_left_untouched(make_app: MakeApp, tmp_pat
 
 def test_an_older_schema_is_migrated_keeping_its_data(make_app: MakeApp, tmp_path: Path) -> None:
     db = tmp_path / "older.sqlite3"
+    _file_of_schema_1(db)
     with sqlite3.connect(db) as raw:
-        for statement in MIGRATIONS[0]:
-            raw.execute(statement)
-        raw.execute("PRAGMA user_version=1")
         raw.execute(f"INSERT INTO {Tables.APPS} (app_id) VALUES ('old-app')")
         raw.executemany(
             f"INSERT INTO {Tables.INVOCATIONS} (app_key, invocation_id, task_id, call_id, "
@@ -227,6 +240,92 @@ def test_an_older_schema_is_migrated_keeping_its_data(make_app: MakeApp, tmp_pat
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         # A file of a pynenc-sqlite from before the mark is known and marked.
         assert raw.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+
+
+def test_an_older_file_kept_in_wal_by_another_connection_refuses_another_mode(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    """A file of a pynenc-sqlite from before the journal mode was recorded: while another
+    connection keeps it in WAL, SQLite cannot leave WAL, so a process configured with
+    another mode is refused, the file neither switched nor migrated; once every
+    connection is gone, the new mode is taken and recorded."""
+    db = tmp_path / "older.sqlite3"
+    _file_of_schema_1(db)
+    with closing(sqlite3.connect(db, isolation_level=None)) as older:
+        older.execute("PRAGMA journal_mode=wal")
+        older.execute(f"SELECT COUNT(*) FROM {Tables.APPS}").fetchone()  # as a process reads
+        with pytest.raises(
+            DatabaseFileError,
+            match=r"runs in journal mode 'wal', not the configured 'delete'\. SQLite keeps "
+            r"WAL while another connection has the file open",
+        ):
+            make_app(db_path=db, journal_mode="delete")
+        assert older.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert older.execute("PRAGMA user_version").fetchone() == (1,)
+    app = make_app(db_path=db, journal_mode="delete")
+    (mode,) = _ours(app).database.connection().execute("PRAGMA journal_mode").fetchone()
+    assert mode == "delete"
+
+
+@pytest.mark.parametrize("made", ["open in this process", "of another program", "older"])
+def test_the_journal_mode_change_refuses_a_file_and_leaves_it_untouched(
+    make_app: MakeApp, tmp_path: Path, made: str
+) -> None:
+    """``change_journal_mode`` switches only a database of this schema that no process
+    uses: each refusal names the problem and the fix, and changes no byte."""
+    db = tmp_path / "refused.sqlite3"
+    if made == "open in this process":
+        make_app(db_path=db, journal_mode="truncate")
+    elif made == "of another program":
+        _file_of_another_program(db)
+    else:
+        _file_of_schema_1(db)
+    before = db.read_bytes()
+    refusal = {
+        "open in this process": r"is open in this process\. Run the change on its own",
+        "of another program": r"another program \(application_id 0, tables: users\), not "
+        r"a pynenc-sqlite database\. Give the path of a pynenc-sqlite database",
+        "older": rf"has schema version 1, not {SCHEMA_VERSION}\. Start and stop one process "
+        r"of the app with this pynenc-sqlite to migrate it",
+    }[made]
+    with pytest.raises(DatabaseFileError, match=refusal):
+        change_journal_mode(db, JournalMode.WAL)
+    assert db.read_bytes() == before
+
+
+def test_a_process_waits_for_a_change_of_the_journal_mode_at_most_its_busy_timeout(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    """While ``pynenc-sqlite journal-mode`` holds the file (its exclusive lock), a process
+    that starts waits for it to end; past its busy timeout it gives up with the fix,
+    the file left as it was."""
+    db = tmp_path / "changing.sqlite3"
+    db.touch()
+    ended = threading.Event()
+    with db.open("rb") as change:
+        fcntl.flock(change, fcntl.LOCK_EX)  # the lock change_journal_mode holds
+        with pytest.raises(
+            DatabaseFileError,
+            match=r"is held by a change of its journal mode for longer than the busy timeout "
+            r"of 0\.2s\. Wait for pynenc-sqlite journal-mode to finish, then start again",
+        ):
+            make_app(db_path=db, busy_timeout_seconds=0.2)
+        assert db.read_bytes() == b""
+
+        def end_the_change() -> None:
+            ended.set()
+            fcntl.flock(change, fcntl.LOCK_UN)
+
+        ending = threading.Timer(1.0, end_the_change)
+        ending.start()
+        try:
+            app = make_app(db_path=db)
+            waited = ended.is_set()
+        finally:
+            ending.join()
+    assert waited, "the process started while the journal mode was being changed"
+    (invocation_id,) = kit.registered(app, 1)
+    assert _ours(app).get_invocation_status(invocation_id) == InvocationStatus.REGISTERED
 
 
 def _connection_in_a_thread(
