@@ -146,7 +146,47 @@ def test_a_database_no_app_has_used_yet_shows_empty_tables(
     assert printed.endswith("\nNo app has used this database yet.\n")
     assert _json(capsys, "queues", str(path)) == []
     assert _printed(capsys, "queues", str(path)) == "No message is waiting.\n"
+    assert _printed(capsys, "invocations", str(path)) == "No invocation matches.\n"
+    assert _json(capsys, "invocations", "--stuck", str(path)) == []
     assert path.read_bytes() == b""
+
+
+@pytest.mark.parametrize("command", [["journal-mode", "wal"], ["vacuum"]])
+@pytest.mark.parametrize(
+    ("made", "problem"),
+    [
+        ("missing", "does not exist. Give the path of the database file"),
+        ("a directory", "is a directory. Give the path of the database file"),
+        ("a text file", "cannot be read as SQLite (file is not a database)"),
+    ],
+)
+def test_a_change_of_a_path_that_is_no_database_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], made: str, problem: str
+) -> None:
+    path = tmp_path / "target"
+    if made == "a directory":
+        path.mkdir()
+    elif made == "a text file":
+        path.write_text("not a database\n" * 100)
+    assert main([*command, str(path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert problem in line
+
+
+@pytest.mark.parametrize("command", [["journal-mode", "wal"], ["vacuum"]])
+def test_a_change_waits_for_no_program_that_reads_the_file(
+    database: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """A sqlite3 shell or a backup holds no pynenc-sqlite presence: the change is refused
+    while it reads, and applies once it is done."""
+    with closing(sqlite3.connect(database, isolation_level=None)) as reader:
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM orchestrator_apps").fetchone()
+        assert main([*command, str(database)]) == 2
+        (line,) = capsys.readouterr().err.splitlines()
+        assert "is open in another program (a sqlite3 shell, a backup" in line
+        assert "Close it, then" in line
+    assert main([*command, str(database)]) == 0
 
 
 @pytest.mark.parametrize("destination", ["a file", "a directory", "in a missing directory"])

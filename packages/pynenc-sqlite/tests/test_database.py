@@ -293,6 +293,21 @@ def test_the_journal_mode_change_refuses_a_file_and_leaves_it_untouched(
     assert db.read_bytes() == before
 
 
+def test_a_closed_app_lets_this_process_change_the_journal_mode(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    """``close()`` leaves the file: a script may close its app, then switch the mode;
+    the app's next call announces the process again."""
+    db = tmp_path / "closed.sqlite3"
+    app = make_app(db_path=db, journal_mode="truncate")
+    _ours(app).close()
+    assert change_journal_mode(db, JournalMode.DELETE) == "truncate"
+    with pytest.raises(DatabaseFileError, match="recorded in the file"):
+        app.orchestrator.count_invocations()
+    with pytest.raises(DatabaseFileError, match=r"is open in this process"):
+        change_journal_mode(db, JournalMode.TRUNCATE)
+
+
 def test_a_process_waits_for_a_change_of_the_journal_mode_at_most_its_busy_timeout(
     make_app: MakeApp, tmp_path: Path
 ) -> None:

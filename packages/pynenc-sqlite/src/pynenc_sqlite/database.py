@@ -119,6 +119,8 @@ class Database:
         self._real_path = os.path.realpath(settings.path)
         #: Bytes past which a TRUNCATE checkpoint is forced (4x the autocheckpoint size).
         self._wal_limit_bytes = settings.wal_autocheckpoint_pages * _PAGE_BYTES * 4
+        #: This object's share of the process's presence on the file (see _PRESENCE).
+        self._presence: weakref.finalize[[str], Database] | None = None
         self._prepare_file()
         self._announce_presence()
         self._migrate(self.connection())
@@ -134,6 +136,8 @@ class Database:
         # must not come chained to an AttributeError about the missing lease.
         lease: _Lease | None = getattr(self._local, "lease", None)
         if lease is None:
+            if self._presence is None:
+                self._announce_presence()
             lease = self._local.lease = _Lease(self._reuse_idle() or self._connect(), self._idle)
         return lease.conn
 
@@ -148,18 +152,22 @@ class Database:
         return conn
 
     def close(self) -> None:
-        """Close every connection this process opened (threads included)."""
+        """Close every connection this process opened (threads included), and leave the
+        file (the next call opens a connection and announces this process again)."""
         for conn in list(self._connections):
             conn.close()
         self._local = threading.local()
         self._idle = []
+        if self._presence is not None:
+            self._presence()
+            self._presence = None
 
     def _announce_presence(self) -> None:
         """Hold this process's shared presence lock on the file (see :data:`_PRESENCE`),
         waiting up to the busy timeout while its journal mode is being changed."""
         if (held := _PRESENCE.get(self._real_path)) is not None:
             held[1] += 1
-            weakref.finalize(self, _leave, self._real_path)
+            self._presence = weakref.finalize(self, _leave, self._real_path)
             return
         fd = os.open(self._real_path, os.O_RDONLY)
         deadline = time.monotonic() + self.settings.busy_timeout_seconds
@@ -178,7 +186,7 @@ class Database:
                     "Wait for pynenc-sqlite journal-mode to finish, then start again",
                 ) from None
             _PRESENCE[self._real_path] = [fd, 1]
-            weakref.finalize(self, _leave, self._real_path)
+            self._presence = weakref.finalize(self, _leave, self._real_path)
             return
 
     def _set_aside_inherited(self) -> None:
@@ -628,6 +636,7 @@ def _alone(path: Path, change: str) -> Iterator[sqlite3.Connection]:
 
     :raises DatabaseFileError: the file is in use, not ours, or of an older schema.
     """
+    require_file(path)
     real_path = os.path.realpath(path)
     if real_path in _PRESENCE:
         raise DatabaseFileError(path, "is open in this process", "Run the change on its own")
@@ -641,9 +650,8 @@ def _alone(path: Path, change: str) -> Iterator[sqlite3.Connection]:
                 "is in use by another process (a runner, a client, a monitor)",
                 f"Stop every process that uses it, then {change}",
             ) from None
-        with closing(sqlite3.connect(real_path, isolation_level=None)) as conn:
-            if problem := not_ours(conn):
-                raise DatabaseFileError(path, problem, "Give the path of a pynenc-sqlite database")
+        with closing(sqlite3.connect(real_path, timeout=0, isolation_level=None)) as conn:
+            require_ours(conn, path)
             (version,) = conn.execute("PRAGMA user_version").fetchone()
             if version != SCHEMA_VERSION:
                 raise DatabaseFileError(
@@ -652,9 +660,38 @@ def _alone(path: Path, change: str) -> Iterator[sqlite3.Connection]:
                     "Start and stop one process of the app with this pynenc-sqlite to "
                     f"migrate it, then {change}",
                 )
-            yield conn
+            try:
+                yield conn
+            except sqlite3.OperationalError as error:
+                if _primary_code(error) not in _LOCKED_CODES:
+                    raise
+                raise DatabaseFileError(
+                    path,
+                    "is open in another program (a sqlite3 shell, a backup, pynenc-sqlite info)",
+                    f"Close it, then {change}",
+                ) from None
     finally:
         os.close(fd)  # and with it the exclusive lock
+
+
+def require_file(path: Path) -> None:
+    """:raises DatabaseFileError: ``path`` is not an existing file."""
+    if not path.is_file():
+        problem = "is a directory" if path.is_dir() else "does not exist"
+        raise DatabaseFileError(path, problem, "Give the path of the database file")
+
+
+def require_ours(conn: sqlite3.Connection, path: Path) -> None:
+    """:raises DatabaseFileError: the file of ``conn`` is not SQLite, or not a
+    pynenc-sqlite database."""
+    try:
+        problem = not_ours(conn)
+    except sqlite3.DatabaseError as error:
+        raise DatabaseFileError(
+            path, f"cannot be read as SQLite ({error})", "Give the path of the database file"
+        ) from None
+    if problem:
+        raise DatabaseFileError(path, problem, "Give the path of a pynenc-sqlite database")
 
 
 def change_journal_mode(path: Path, mode: JournalMode) -> str:

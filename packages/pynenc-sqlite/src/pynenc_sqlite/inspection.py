@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pynenc_sqlite.database import not_ours, recorded_journal_mode
+from pynenc_sqlite.database import recorded_journal_mode, require_file, require_ours
 from pynenc_sqlite.exceptions import DatabaseFileError
 from pynenc_sqlite.schema import (
     SCHEMA_VERSION,
@@ -43,18 +43,10 @@ def open_read_only(path: Path) -> Iterator[sqlite3.Connection]:
 
     :raises DatabaseFileError: no such file, not SQLite, or not a pynenc-sqlite database.
     """
-    if not path.is_file():
-        raise DatabaseFileError(path, "does not exist", "Give the path of the database file")
+    require_file(path)
     conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True)
     try:
-        try:
-            problem = not_ours(conn)
-        except sqlite3.DatabaseError as error:
-            raise DatabaseFileError(
-                path, f"cannot be read as SQLite ({error})", "Give the path of the database file"
-            ) from None
-        if problem:
-            raise DatabaseFileError(path, problem, "Give the path of a pynenc-sqlite database")
+        require_ours(conn, path)
         yield conn
     finally:
         conn.close()
@@ -157,6 +149,8 @@ def invocations(
 ) -> list[dict[str, Any]]:
     """Invocations, the longest in their status first: with one of ``statuses`` (any
     when empty), of ``app_id`` (any when None), at most ``limit``."""
+    if not _has_table(conn, Tables.INVOCATIONS):
+        return []
     where, params = ["1 = 1"], []
     if statuses:
         where.append(f"i.status IN ({', '.join('?' * len(statuses))})")
@@ -224,6 +218,8 @@ def stuck(
     """Invocations that recovery should reach: RUNNING whose owner has sent no heartbeat
     for ``dead_after_minutes`` (pynenc's ``runner_considered_dead_after_minutes``), and
     PENDING for longer than ``pending_seconds`` (pynenc's ``max_pending_seconds``)."""
+    if not _has_table(conn, Tables.INVOCATIONS):
+        return []
     now = time.time()
     rows = conn.execute(
         "SELECT a.app_id, i.invocation_id, i.task_id, i.status, i.owner_id, i.status_time, "
