@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -18,6 +19,7 @@ from pynenc.orchestrator.atomic_service import AtomicServiceExecutionStatus as S
 from pynenc.orchestrator.atomic_service import AtomicServiceId, AtomicServiceRun
 from pynenc.runner.runner_context import RunnerContext
 
+from conftest import build_stack_app
 from pynenc_contract import kit
 from pynenc_sqlite import PynencSQLiteOrchestrator, Tables
 
@@ -103,6 +105,31 @@ def test_the_atomic_service_recovers_stuck_invocations_after_each_run(
         assert app.broker.count_invocations() == 2
     else:
         assert statuses == {InvocationStatus.RUNNING, InvocationStatus.PENDING}
+
+
+def test_a_message_taken_by_a_runner_that_stopped_before_its_claim_is_queued_again(
+    tmp_path: Path,
+) -> None:
+    """In the stack, a REGISTERED invocation whose message is gone (a runner took it,
+    then died or failed to write its claim) would never run: it is queued again once
+    it is older than ``max_pending_seconds``, and not before."""
+    app = build_stack_app(tmp_path)
+    orchestrator = app.orchestrator
+    assert isinstance(orchestrator, PynencSQLiteOrchestrator)
+    invocation = kit.task(app)(1, 2)
+    assert app.broker.retrieve_invocation() is not None  # taken, never claimed
+    with time_machine.travel(datetime.now(UTC), tick=True) as clock:
+        for wait, queued in ((0.0, 0), (app.conf.max_pending_seconds + 1, 1)):
+            clock.shift(wait)
+            run = _run(orchestrator, "live")
+            assert orchestrator.record_atomic_service_execution_start(run, None)
+            orchestrator.finalize_atomic_service_execution(run, datetime.now(UTC), Status.COMPLETED)
+            assert app.broker.count_invocations() == queued
+    assert orchestrator.get_invocation_status(invocation.invocation_id) == (
+        InvocationStatus.REGISTERED
+    )
+    assert app.broker.retrieve_invocation() == invocation.invocation_id
+    orchestrator.close()
 
 
 def test_execution_history_is_capped_keeping_the_newest(

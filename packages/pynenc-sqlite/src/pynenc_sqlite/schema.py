@@ -412,10 +412,13 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # 9: retention: when each value of the client data store was last stored (a value
     # not stored again within the retention period and named by no row is removed),
-    # and when each app's next retention pass is due.
+    # and when each app's next retention pass is due; messages by invocation, for
+    # retention and for recovery of invocations whose message is gone.
     (
         f"ALTER TABLE {M.CLIENT_DATA} ADD COLUMN stored_time REAL NOT NULL DEFAULT 0",
         f"CREATE INDEX {M.CLIENT_DATA}_stored ON {M.CLIENT_DATA}(app_key, stored_time)",
+        f"CREATE INDEX {M.BROKER_MESSAGES}_invocation ON {M.BROKER_MESSAGES}"
+        "(app_key, invocation_id)",
         f"""CREATE TABLE {T.RETENTION} (
             app_key INTEGER PRIMARY KEY,
             next_pass REAL NOT NULL

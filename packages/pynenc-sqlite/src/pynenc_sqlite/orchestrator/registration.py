@@ -12,7 +12,7 @@ from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord
 
 from pynenc_sqlite.rows import AppRows, epoch, invocation_ids, placeholders
-from pynenc_sqlite.schema import Tables
+from pynenc_sqlite.schema import MessageTables, Tables
 
 if TYPE_CHECKING:
     from pynenc.identifiers.call_id import CallId
@@ -317,3 +317,16 @@ class Registration:
                 "WHERE app_key = ? AND invocation_id = ?",
                 (time(), self.rows.app_key, invocation_id),
             )
+
+    def unqueued(self, registered_before: float, limit: int = 1000) -> list[InvocationId]:
+        """REGISTERED since before ``registered_before`` with no message in the broker's
+        table of this file: a runner took the message, then stopped before its claim."""
+        return invocation_ids(
+            self.rows.fetch(
+                f"SELECT i.invocation_id FROM {Tables.INVOCATIONS} i "
+                "WHERE i.app_key = ? AND i.status = ? AND i.status_time < ? AND NOT EXISTS "
+                f"(SELECT 1 FROM {MessageTables.BROKER_MESSAGES} m "
+                "WHERE m.app_key = i.app_key AND m.invocation_id = i.invocation_id) LIMIT ?",
+                (self.rows.app_key, InvocationStatus.REGISTERED.value, registered_before, limit),
+            )
+        )

@@ -15,6 +15,7 @@ the app's rows: :mod:`.registration` (registration and look-ups), :mod:`.status`
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from functools import cached_property
+from time import time
 from typing import TYPE_CHECKING, Any
 
 from pynenc import context
@@ -39,6 +40,7 @@ from pynenc.orchestrator.atomic_service import (
 )
 from pynenc.orchestrator.base_orchestrator import BaseBlockingControl, BaseOrchestrator
 
+from pynenc_sqlite.broker.sqlite_broker import PynencSQLiteBroker
 from pynenc_sqlite.conf.config_database import DatabaseSettings, load_config
 from pynenc_sqlite.conf.config_orchestrator import ConfigOrchestratorPynencSQLite
 from pynenc_sqlite.orchestrator.atomic_service import RUNNING, AtomicServiceLog
@@ -410,6 +412,24 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
                 recovered.add(invocation_id)
                 self.app.logger.info(f"invocation:{invocation_id} recovered ({status.value})")
         self.reroute_invocations(recovered, runner_ctx)
+        self._queue_unqueued_again()
+
+    def _queue_unqueued_again(self) -> None:
+        """With pynenc-sqlite's broker on this file: queue again the REGISTERED invocations
+        whose message a runner took before it stopped (or failed to write) its claim,
+        which nothing else would ever run. A message queued twice is harmless: the
+        claim applies once."""
+        broker = self.app.broker
+        if not isinstance(broker, PynencSQLiteBroker) or broker.database is not self.database:
+            return
+        stale = time() - self.app.conf.max_pending_seconds
+        unqueued = self.registration.unqueued(registered_before=stale)
+        for invocation_id in unqueued:
+            self.app.logger.warning(
+                f"invocation:{invocation_id} was REGISTERED with no message in its queue "
+                "(a runner took it and stopped before its claim): queued again"
+            )
+        self.route_invocations([self.app.state_backend.get_invocation(i) for i in unqueued])
 
     def _retention_pass(self) -> None:
         """After an atomic-service run: the stack's retention pass, when it is due."""
