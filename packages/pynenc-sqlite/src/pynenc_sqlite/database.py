@@ -460,6 +460,7 @@ class Database:
                         for statement in statements:
                             tx.execute(statement)
                     tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            # A mode already recorded was checked when the connection opened.
             if recorded_journal_mode(conn) is None:
                 with self.write() as tx:
                     tx.execute(
@@ -467,7 +468,7 @@ class Database:
                         "VALUES ('journal_mode', ?)",
                         (self.settings.journal_mode.value,),
                     )
-            self._require_recorded_journal_mode(conn)  # another process may have won
+                self._require_recorded_journal_mode(conn)  # another process may have won
 
     def _require_recorded_journal_mode(self, conn: sqlite3.Connection) -> None:
         """Refuse a process configured with another journal mode than the file's: the
