@@ -1,10 +1,9 @@
 """Known failures of pynenc-redis's and pynenc-rustvello's state backends (pynenc's own
 are in :mod:`pynenc_contract.pynenc_backends`)."""
 
-from pynenc_contract import KnownFailure
+from pynenc_contract import KnownFailure, suite_command
 
-_RUN = "cd contract_tests && pytest --pyargs pynenc_contract.suite.{module} -k {test} "
-_REDIS = "--contract-backend adapters.redis_backend:BACKEND"
+_REDIS = "adapters.redis_backend:BACKEND"
 
 TIME_RANGE_REPEATS_INVOCATIONS = KnownFailure(
     "pynenc-redis 0.3.0: time-range invocation ids repeat across batches",
@@ -13,15 +12,16 @@ TIME_RANGE_REPEATS_INVOCATIONS = KnownFailure(
     "batch (seen_ids is reset per batch, pynenc_redis/state_backend/"
     "redis_state_backend.py, iter_invocations_in_timerange): an invocation with entries "
     "in several batches is yielded once per batch (STATE-10)",
-    _RUN.format(module="test_state_backend", test="test_time_range") + _REDIS,
+    suite_command("test_state_backend", _REDIS, "test_time_range", "contract_tests"),
 )
 RUSTVELLO_STATE_BACKEND_ABSTRACT = KnownFailure(
     "pynenc-rustvello 0.1.3: RustSqliteStateBackend cannot be instantiated",
     "RustSqliteStateBackend lacks the abstract get_invocations_by_parent_event of "
     "pynenc 0.4, so building the app's state backend raises TypeError (every STATE "
     "clause)",
-    "cd contract_tests && pytest --pyargs pynenc_contract.suite.test_state_backend "
-    "--contract-backend adapters.rustvello_backend:BACKEND",
+    suite_command(
+        "test_state_backend", "adapters.rustvello_backend:BACKEND", directory="contract_tests"
+    ),
 )
 
 REDIS: dict[str, KnownFailure] = {

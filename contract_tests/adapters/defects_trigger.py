@@ -1,10 +1,10 @@
 """Known failures of pynenc-redis's and pynenc-rustvello's triggers (pynenc's own are in
 :mod:`pynenc_contract.pynenc_backends`)."""
 
-from pynenc_contract import KnownFailure
+from pynenc_contract import KnownFailure, suite_command
 
-_RUN = "cd contract_tests && pytest --pyargs pynenc_contract.suite.{module} -k {test} "
-_REDIS = "--contract-backend adapters.redis_backend:BACKEND"
+_REDIS = "adapters.redis_backend:BACKEND"
+_RUSTVELLO = "adapters.rustvello_backend:BACKEND"
 
 REDIS_CRON_WATCH_ERROR = KnownFailure(
     "pynenc-redis 0.3.0: a lost cron claim raises WatchError",
@@ -12,7 +12,9 @@ REDIS_CRON_WATCH_ERROR = KnownFailure(
     "WATCHes the key and runs MULTI/EXEC without catching redis.WatchError: a racer whose "
     "watched key another racer changed raises instead of returning False, which aborts "
     "BaseTrigger.check_time_based_triggers for every later cron (TRIG-7, TRIG-8)",
-    _RUN.format(module="test_trigger_claims", test="cron_period_is_won_by_one_thread") + _REDIS,
+    suite_command(
+        "test_trigger_claims", _REDIS, "cron_period_is_won_by_one_thread", "contract_tests"
+    ),
 )
 RUSTVELLO_TRIGGER_PRE_0_4 = KnownFailure(
     "pynenc-rustvello 0.1.3: trigger lacks pynenc 0.4's monitoring methods",
@@ -20,8 +22,7 @@ RUSTVELLO_TRIGGER_PRE_0_4 = KnownFailure(
     "0.4's event, trigger-run and retention methods (store_event, get_events, "
     "store_trigger_run, _age_purge_events, ...), so RustSqliteTrigger cannot be "
     "instantiated (TRIG-1 to TRIG-13)",
-    _RUN.format(module="test_trigger", test="interface")
-    + "--contract-backend adapters.rustvello_backend:BACKEND",
+    suite_command("test_trigger", _RUSTVELLO, "interface", "contract_tests"),
 )
 
 _CLAIMS = "test_trigger_claims.py::"

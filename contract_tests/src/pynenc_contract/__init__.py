@@ -13,6 +13,7 @@ from pynenc_contract.backend import (  # noqa: E402
     ContractBackend,
     KnownFailure,
     Service,
+    suite_command,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "KnownFailure",
     "Service",
     "__version__",
+    "suite_command",
 ]

@@ -137,6 +137,17 @@ class KnownFailure:
         return f"[{self.defect}] {self.reason}"
 
 
+def suite_command(module: str, backend: str, test: str = "", directory: str = "") -> str:
+    """A KnownFailure's reproduction: the command that runs suite ``module`` (only the
+    tests ``-k test`` when given) on the backend spec ``backend``, from ``directory``
+    when given."""
+    selected = f" -k {test}" if test else ""
+    command = (
+        f"pytest --pyargs pynenc_contract.suite.{module}{selected} --contract-backend {backend}"
+    )
+    return f"cd {directory} && {command}" if directory else command
+
+
 @dataclass(frozen=True)
 class BackendDescription:
     """How the harness builds apps on a backend, and what it knows about the backend.

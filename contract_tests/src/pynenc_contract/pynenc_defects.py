@@ -5,7 +5,7 @@ the tests they break in pynenc's memory and SQLite backends; other backends that
 a defect (pynenc-redis with pynenc's routing races) import them from here.
 """
 
-from pynenc_contract.backend import KnownFailure
+from pynenc_contract.backend import KnownFailure, suite_command
 
 REGISTERED_KEEPS_OWNER = KnownFailure(
     "pynenc: REGISTERED keeps an owner",
@@ -56,10 +56,9 @@ RUNNING_RACES = "test_concurrency_control.py::test_running_concurrency_holds_amo
 REGISTRATION_RACES = "test_concurrency_control.py::test_registration_concurrency_holds_among_*"
 DEAD_HOLDER = "test_atomic_service.py::test_a_dead_holder_does_not_keep_the_service"
 
-#: How a component defect below is reproduced: the test, on one of pynenc's backends.
-_RUN = "pytest --pyargs pynenc_contract.suite.{module} -k {test} "
-_MEMORY = "--contract-backend pynenc_contract.pynenc_backends:MEMORY"
-_BUILTIN = "--contract-backend pynenc_contract.pynenc_backends:BUILTIN_SQLITE"
+#: pynenc's backends, on which a component defect below is reproduced.
+_MEMORY = "pynenc_contract.pynenc_backends:MEMORY"
+_BUILTIN = "pynenc_contract.pynenc_backends:BUILTIN_SQLITE"
 
 MEMORY_PURGE_KEEPS_STATE = KnownFailure(
     "pynenc-memory: purge keeps workflow data and runner contexts",
@@ -67,7 +66,7 @@ MEMORY_PURGE_KEEPS_STATE = KnownFailure(
     "but not _workflow_data nor _runner_contexts (pynenc/state_backend/"
     "mem_state_backend.py, purge): after a purge the app still reads its workflow data "
     "and runner contexts (STATE-13)",
-    _RUN.format(module="test_state_backend_isolation", test="test_purge") + _MEMORY,
+    suite_command("test_state_backend_isolation", _MEMORY, "test_purge"),
 )
 
 HISTORY_ENTRIES_REPLACED = KnownFailure(
@@ -78,7 +77,7 @@ HISTORY_ENTRIES_REPLACED = KnownFailure(
     "_add_histories, _get_history): under a frozen or coarse clock the second PENDING "
     "and RUNNING of a retried run replace the first, and entries of one time come back "
     "in primary-key (status name) order: PENDING, RETRY, RUNNING, SUCCESS (STATE-2)",
-    _RUN.format(module="test_state_backend", test="'same_time or frozen_clock'") + _BUILTIN,
+    suite_command("test_state_backend", _BUILTIN, "'same_time or frozen_clock'"),
 )
 
 MEMORY_CRON_FIRST_PERIOD = KnownFailure(
@@ -87,7 +86,7 @@ MEMORY_CRON_FIRST_PERIOD = KnownFailure(
     "checks the stored last execution only when `expected_last_execution` is not None, "
     "so a store that expects none succeeds over one already stored; every thread "
     "whose scheduler read None fires the cron's first period (TRIG-5, TRIG-7)",
-    _RUN.format(module="test_trigger", test="stored_only_over_the_expected") + _MEMORY,
+    suite_command("test_trigger", _MEMORY, "stored_only_over_the_expected"),
 )
 
 BUILTIN_CRON_NOT_ATOMIC = KnownFailure(
@@ -97,7 +96,7 @@ BUILTIN_CRON_NOT_ATOMIC = KnownFailure(
     "and reads it in one statement and writes in another without a transaction, so "
     "every racer that read None, and racers that read the same time, all store and "
     "fire the period (TRIG-5, TRIG-7, TRIG-8)",
-    _RUN.format(module="test_trigger", test="stored_only_over_the_expected") + _BUILTIN,
+    suite_command("test_trigger", _BUILTIN, "stored_only_over_the_expected"),
 )
 
 BUILTIN_CRON_FORGOTTEN = KnownFailure(
@@ -106,7 +105,7 @@ BUILTIN_CRON_FORGOTTEN = KnownFailure(
     "the condition with INSERT OR REPLACE, which replaces the whole row with its "
     "last_cron_execution column; every process that starts makes its crons look as if "
     "they never ran (TRIG-6, TRIG-8)",
-    _RUN.format(module="test_trigger", test="keeps_its_last_cron") + _BUILTIN,
+    suite_command("test_trigger", _BUILTIN, "keeps_its_last_cron"),
 )
 
 BUILTIN_RUN_CLAIM_NOT_ATOMIC = KnownFailure(
@@ -114,12 +113,12 @@ BUILTIN_RUN_CLAIM_NOT_ATOMIC = KnownFailure(
     "SQLiteTrigger.claim_trigger_run (pynenc/trigger/sqlite_trigger.py:591-612) reads the "
     "claim in one statement and writes it with INSERT OR REPLACE in another, outside a "
     "transaction; racers that all read no claim all win (TRIG-7, TRIG-8)",
-    _RUN.format(module="test_trigger_claims", test="trigger_run_is_won_by_one_process") + _BUILTIN,
+    suite_command("test_trigger_claims", _BUILTIN, "trigger_run_is_won_by_one_process"),
 )
 
 BUILTIN_RUN_CLAIM_RACE_THREADS = KnownFailure(
     BUILTIN_RUN_CLAIM_NOT_ATOMIC.defect,
     BUILTIN_RUN_CLAIM_NOT_ATOMIC.reason + "; between threads it shows in most runs, not all",
-    _RUN.format(module="test_trigger_claims", test="trigger_run_is_won_by_one_thread") + _BUILTIN,
+    suite_command("test_trigger_claims", _BUILTIN, "trigger_run_is_won_by_one_thread"),
     strict=False,
 )
