@@ -4,6 +4,7 @@ import json
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,6 +118,19 @@ class ConformanceReport:
         lines.append(f"{len(self.tests)} clauses: {counts}  [contract {__version__}; {versions}]")
         return "\n".join(lines)
 
+    def _by_test(self) -> dict[str, dict[str, Any]]:
+        """Test id -> its outcome, reason and the clauses it checks."""
+        by_test: dict[str, dict[str, Any]] = {}
+        for cid, tests in self.tests.items():
+            for test_id, outcome, reason in tests:
+                entry = by_test.setdefault(
+                    test_id, {"outcome": outcome, "reason": reason, "clauses": []}
+                )
+                entry["clauses"].append(cid)
+        for entry in by_test.values():
+            entry["clauses"].sort()
+        return by_test
+
     def write(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         data = {
@@ -128,19 +142,7 @@ class ConformanceReport:
                 cid: {"verdict": verdict, "reason": reason}
                 for cid, (verdict, reason) in self.verdicts().items()
             },
-            "tests": {
-                test_id: {
-                    "outcome": outcome,
-                    "reason": reason,
-                    "clauses": sorted(
-                        cid
-                        for cid, tests in self.tests.items()
-                        if any(found == test_id for found, _, _ in tests)
-                    ),
-                }
-                for tests in self.tests.values()
-                for test_id, outcome, reason in tests
-            },
+            "tests": self._by_test(),
         }
         (directory / "conformance.json").write_text(json.dumps(data, indent=2) + "\n")
         rows = [
