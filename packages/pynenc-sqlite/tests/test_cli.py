@@ -145,6 +145,7 @@ def test_a_database_no_app_has_used_yet_shows_empty_tables(
     assert ["journal_mode", "not recorded"] in _rows(printed)
     assert printed.endswith("\nNo app has used this database yet.\n")
     assert _json(capsys, "queues", str(path)) == []
+    assert json.loads(_printed(capsys, "queues", str(path), "--json")) == []  # after it too
     assert _printed(capsys, "queues", str(path)) == "No message is waiting.\n"
     assert _printed(capsys, "invocations", str(path)) == "No invocation matches.\n"
     assert _json(capsys, "invocations", "--stuck", str(path)) == []
@@ -203,7 +204,7 @@ def test_a_backup_goes_only_to_a_new_file_in_an_existing_directory(
     before = sorted(tmp_path.rglob("*"))
     assert main(["backup", str(database), str(target)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"pynenc-sqlite: error: SQLite orchestrator database '{target}': ")
+    assert line.startswith(f"pynenc-sqlite: error: pynenc-sqlite database '{target}': ")
     assert {
         "a file": "exists already. Choose a new file for the backup, or remove it",
         "a directory": "exists already. Choose a new file for the backup, or remove it",

@@ -129,7 +129,7 @@ def test_a_missing_directory_is_an_error_unless_it_is_to_be_created(
         make_app(db_path=missing / "orchestrator.sqlite3")
     assert not missing.parent.exists()
     make_app(db_path=missing / "orchestrator.sqlite3", create_directory=True)
-    assert stat.S_IMODE(missing.stat().st_mode) == 0o700
+    assert [stat.S_IMODE(d.stat().st_mode) for d in (missing.parent, missing)] == [0o700] * 2
 
 
 def test_a_file_system_that_takes_no_new_files_is_a_database_file_error(

@@ -116,6 +116,7 @@ def test_a_final_invocation_goes_after_the_period_with_everything_about_it(
 ) -> None:
     done = _finished(app, SHARED + OWN)
     live = _routed(app, SHARED)
+    app.orchestrator.register_runner_heartbeats(["stopped-long-ago"])
     assert _rows_naming(app, done.invocation_id)  # the invocation, history, result, ...
     values_before = _stored_values(app)
     clock.shift(PERIOD_HOURS * 3600 - 60)
@@ -124,7 +125,7 @@ def test_a_final_invocation_goes_after_the_period_with_everything_about_it(
     clock.shift(120)
     purged = _orchestrator(app).retention.purge(PERIOD_HOURS * 3600)
     # its argument and its result; the value that the live invocation names stays
-    assert (purged.invocations, purged.values, purged.more) == (1, 2, False)
+    assert (purged.invocations, purged.values, purged.runners, purged.more) == (1, 2, 1, False)
     assert purged.pages_freed > 0
     assert _rows_naming(app, done.invocation_id) == {}
     assert _stored_values(app) == values_before - 2
@@ -229,6 +230,7 @@ def test_cli_purge_removes_what_is_older_than_the_duration(
         "app_id": app.app_id,
         "invocations_removed": 1,
         "values_removed": 2,
+        "runners_removed": 0,
         "pages_freed": ANY,
     }
     assert _rows_naming(app, old.invocation_id) == {}

@@ -55,24 +55,35 @@ def _table(title: str, rows: Sequence[dict[str, Any]], empty: str) -> Table | st
 def parser() -> argparse.ArgumentParser:
     """The command line of ``pynenc-sqlite``."""
     main = argparse.ArgumentParser(
-        prog="pynenc-sqlite", description="A look inside a pynenc-sqlite database."
+        prog="pynenc-sqlite",
+        description="A look inside a pynenc-sqlite database, its backup, retention and upkeep.",
     )
     main.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    commands = main.add_subparsers(dest="command", required=True)
+    # --json is taken after the command too (without overriding one given before it)
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print JSON instead of tables",
+    )
+    subparsers = main.add_subparsers(dest="command", required=True)
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return subparsers.add_parser(name, help=text, parents=[after])
+
     for name, text in (
         ("info", "path, journal mode, schema version, sizes and each app's rows"),
         ("check", "integrity, schema version and journal mode; exit 1 when one fails"),
         ("queues", "messages waiting, per app and queue"),
     ):
-        commands.add_parser(name, help=text).add_argument("path", type=Path)
-    copied = commands.add_parser(
-        "backup", help="copy the database to a new file with SQLite's online backup"
-    )
+        command(name, text).add_argument("path", type=Path)
+    copied = command("backup", "copy the database to a new file with SQLite's online backup")
     copied.add_argument("path", type=Path)
     copied.add_argument("destination", type=Path, help="a new file (never overwritten)")
-    purged = commands.add_parser(
+    purged = command(
         "purge",
-        help="remove an app's final invocations older than a duration, with everything "
+        "remove an app's final invocations older than a duration, with everything "
         "stored about them (other processes may go on)",
     )
     purged.add_argument("path", type=Path)
@@ -83,20 +94,18 @@ def parser() -> argparse.ArgumentParser:
         required=True,
         help="final for longer than this: a number and a unit (s, m, h, d, w), as 30d",
     )
-    commands.add_parser(
+    command(
         "vacuum",
-        help="rebuild the file without its free pages, with incremental vacuum from then "
+        "rebuild the file without its free pages, with incremental vacuum from then "
         "on (every process stopped)",
     ).add_argument("path", type=Path)
-    switched = commands.add_parser(
+    switched = command(
         "journal-mode",
-        help="switch the database to another journal mode (every process stopped)",
+        "switch the database to another journal mode (every process stopped)",
     )
     switched.add_argument("mode", choices=[mode.value for mode in JournalMode])
     switched.add_argument("path", type=Path)
-    listed = commands.add_parser(
-        "invocations", help="invocations, the longest in their status first"
-    )
+    listed = command("invocations", "invocations, the longest in their status first")
     listed.add_argument("path", type=Path)
     listed.add_argument(
         "--status", action="append", default=[], help="only this status (repeat for more)"
@@ -219,6 +228,7 @@ def _purge(path: Path, app_id: str, older_than_seconds: float) -> dict[str, Any]
         "app_id": app_id,
         "invocations_removed": purged.invocations,
         "values_removed": purged.values,
+        "runners_removed": purged.runners,
         "pages_freed": purged.pages_freed,
     }
 

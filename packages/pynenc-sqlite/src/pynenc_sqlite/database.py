@@ -417,7 +417,9 @@ class Database:
                 "true to have it created",
             )
         try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # each missing directory gets 0700 (mkdir(parents=True) gives the parents 0777)
+            for missing in reversed([d for d in (directory, *directory.parents) if not d.exists()]):
+                missing.mkdir(mode=0o700, exist_ok=True)
         except OSError as error:
             raise DatabaseFileError(
                 path,

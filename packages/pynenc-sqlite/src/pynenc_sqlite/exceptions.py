@@ -1,4 +1,4 @@
-"""Errors raised by the SQLite orchestrator: each names the problem and the fix."""
+"""Errors raised by pynenc-sqlite's components: each names the problem and the fix."""
 
 from pathlib import Path
 
@@ -18,7 +18,7 @@ class DatabaseFileError(SQLiteOrchestratorError):
         self.path = str(path)
         self.problem = problem
         self.fix = fix
-        super().__init__(f"SQLite orchestrator database {self.path!r}: {problem}. {fix}")
+        super().__init__(f"pynenc-sqlite database {self.path!r}: {problem}. {fix}")
 
 
 class SchemaVersionError(DatabaseFileError):
@@ -32,7 +32,7 @@ class DatabaseLockedError(SQLiteOrchestratorError):
         self.path = str(path)
         self.busy_timeout_seconds = busy_timeout_seconds
         super().__init__(
-            f"SQLite orchestrator database {self.path!r} stayed locked for more than "
+            f"pynenc-sqlite database {self.path!r} stayed locked for more than "
             f"the busy timeout of {busy_timeout_seconds:g}s. Another process holds a "
             "long write transaction; end it, or raise busy_timeout_seconds."
         )
@@ -44,7 +44,7 @@ class DatabaseFullError(SQLiteOrchestratorError):
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         super().__init__(
-            f"SQLite orchestrator database {self.path!r} is full (no disk space left, "
+            f"pynenc-sqlite database {self.path!r} is full (no disk space left, "
             "or PRAGMA max_page_count reached). The last operation was rolled back; "
             "free space or purge finished invocations, then retry."
         )

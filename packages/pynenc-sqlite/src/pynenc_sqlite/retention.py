@@ -9,7 +9,8 @@ messages; its state (call, history, results, workflow run and data); the trigger
 runs it was started by, and the links that name it. Client data values (large
 arguments and results, stored once by content) are shared: a value goes only when
 it was not stored again within the period and no remaining row names it. Events
-and trigger runs otherwise follow the trigger's own retention settings.
+and trigger runs otherwise follow the trigger's own retention settings. Runners
+without a heartbeat for the period go too (each runner start adds one).
 """
 
 import re
@@ -76,6 +77,8 @@ class Purged:
 
     invocations: int
     values: int
+    #: Runners without a heartbeat for the period (one row per runner start).
+    runners: int
     #: Pages given back to the file system (0 in a file without incremental vacuum).
     pages_freed: int
     #: Whether final invocations older than the period are left (a pass ran out of time).
@@ -102,7 +105,12 @@ class Retention:
             if not more or (deadline is not None and time.monotonic() >= deadline):
                 break
         values = self._remove_unnamed_values(cutoff)
-        return Purged(removed, values, self._free_pages(), more)
+        runners = self.rows.database.write_one(
+            f"DELETE FROM {Tables.RUNNER_HEARTBEATS} WHERE app_key = ? AND last_heartbeat < ? "
+            "RETURNING runner_id",
+            (self.rows.app_key, cutoff),
+        )
+        return Purged(removed, values, len(runners), self._free_pages(), more)
 
     def pass_if_due(
         self, interval_seconds: float, older_than_seconds: float, seconds_budget: float
