@@ -163,6 +163,55 @@ def test_e2e_shows_the_backend_and_names_the_one_left_out(every_phase: BenchRun)
     assert "Left out: local (lacks the cross_process capability" in table
 
 
+def test_the_stored_comparison_names_a_stack_left_out(every_phase: BenchRun) -> None:
+    """Only pynenc-sqlite's whole stacks drain again on a store filled beforehand."""
+    assert every_phase.data["e2e_stored"] == {}
+    assert every_phase.data["settings"]["e2e_stored"] == 10_000  # --quick
+    table = every_phase.section("End to end")
+    assert "### With 10,000 final invocations stored" in table
+    assert "Left out: mine (not pynenc-sqlite's whole stack" in table
+
+
+def test_the_stack_drains_again_with_final_invocations_stored(throwaway: Path) -> None:
+    """ThreadRunner on pynenc-sqlite's stack, empty and with 50 final invocations stored;
+    their ratios at every runner count make one target."""
+    run = run_bench(
+        throwaway,
+        throwaway / "stored",
+        "--quick",
+        "--phases",
+        "e2e",
+        "--e2e-runners",
+        "ThreadRunner",
+        "--stored",
+        "50",
+        "--bare",
+        "",
+        "--backend",
+        "stack=pynenc_sqlite.contract:STACK",
+    )
+    assert run.status == 0, run.log
+    cells = run.data["e2e_stored"]["stack"]["ThreadRunner"]
+    assert sorted(cells) == ["1", "2", "4"]
+    assert all(cell["stored"] == 50 and cell["tasks_per_s"] > 0 for cell in cells.values())
+    assert not [cell["failed"] for cell in cells.values() if cell["failed"]]
+    table = run.section("End to end")
+    assert "### With 50 final invocations stored" in table
+    assert (
+        "| stack | runner type | runners | empty tasks/s | stored tasks/s | stored/empty" in table
+    )
+    assert "| stack | ThreadRunner | 4 |" in table
+    (target,) = [t for t in run.data["targets"] if "final invocations stored" in t["target"]]
+    assert target["target"] == (
+        "ThreadRunner, 50 final invocations stored: tasks/s >= 0.9x the empty store's at "
+        "every runner count (whole stack)"
+    )
+    empty = run.data["e2e"]["stack"]["ThreadRunner"]
+    ratios = [cells[n]["tasks_per_s"] / empty[n]["tasks_per_s"] for n in ("1", "2", "4")]
+    assert target["value"] == pytest.approx(min(ratios))
+    assert target["status"] == ("PASS" if min(ratios) >= 0.9 else "MISS")
+
+
 def test_no_targets_section_without_pynenc_sqlite(every_phase: BenchRun) -> None:
     assert every_phase.data["ours"] == {}
     assert every_phase.data["targets"] == []

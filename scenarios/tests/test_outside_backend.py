@@ -85,6 +85,16 @@ def test_a_backend_that_cannot_span_processes_is_a_usage_error(tmp_path: Path) -
     assert "lacks the cross_process capability" in done.stderr
 
 
+@pytest.mark.parametrize("command", [("run",), ("scenario", "throughput")])
+def test_a_negative_stored_count_is_a_usage_error(command: tuple[str, ...], tmp_path: Path) -> None:
+    done = scenarios(tmp_path, *command, "--stored", "-5", "--out", str(tmp_path), timeout=60)
+    assert done.returncode == 2
+    assert (
+        "argument --stored: '-5': expected how many final invocations to store, 0 or more"
+        in done.stderr
+    )
+
+
 def test_a_misspelled_known_failure_key_is_refused_before_any_case(author_dir: Path) -> None:
     spec = with_known(author_dir, **{"registraton/*: one invocation per call": "typo"})
     done = scenarios(author_dir, "run", "--backend", spec, "--out", str(author_dir / "out"))

@@ -17,7 +17,9 @@ Phases:
   scale   1, 2, 4 and 8 OS processes on one store (--processes): status walks and a
           claim race; backends with the cross_process capability
   e2e     whole stacks with real runner processes (throughput scenario), tasks/s and
-          CPU per task by component (py-spy); backends with the cross_process capability
+          CPU per task by component (py-spy); backends with the cross_process capability.
+          pynenc-sqlite's whole stacks drain once more with ThreadRunner on a store
+          holding 100k final invocations (--stored): tasks/s against the empty store's
 
 Writes bench.md, bench.json, bench_scale.png and bench_e2e.png to --out and prints the
 Markdown. When pynenc-sqlite is in the run (a description whose orchestrator class
@@ -58,11 +60,11 @@ from pynenc_bench.backends import (
     Subject,
 )
 from pynenc_bench.dependencies import missing_message
-from pynenc_bench.e2e import RUNNERS, run_e2e
+from pynenc_bench.e2e import RUNNERS, STORED_RUNNER, run_e2e
 from pynenc_bench.report import failures, print_markdown, write_outputs
 from pynenc_bench.results import Cell, Results
 from pynenc_bench.scale import PROCESS_COUNTS, WALK, PhaseSummary, run_scale
-from pynenc_bench.targets import evaluate_targets, probe
+from pynenc_bench.targets import NOT_STORED, evaluate_targets, probe, whole_stacks
 from pynenc_bench.timing import Timing, measure
 from pynenc_contract import Service
 from pynenc_contract.backend import BackendDescriptionError, version_of
@@ -71,6 +73,7 @@ from pynenc_contract.services import (
     redis_server_version,
     services_started,
 )
+from pynenc_scenarios.cli import stored_count
 
 RUNNER = "bench-runner"
 FINAL = InvocationStatus.get_final_statuses()
@@ -96,6 +99,7 @@ class Settings:
     process_counts: tuple[int, ...] = PROCESS_COUNTS
     scale_seconds: float = 1.5
     e2e_runners: tuple[str, ...] = RUNNERS
+    e2e_stored: int = 100_000
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Settings":
@@ -111,6 +115,7 @@ class Settings:
                 growth_cap_s=0.3,
                 growth_fill_budget_s=30.0,
                 scale_seconds=0.5,
+                e2e_stored=10_000,
             )
         else:
             settings = cls(False, args.repetitions or 3, phases)
@@ -119,7 +124,8 @@ class Settings:
             "process_counts": args.processes,
             "e2e_runners": args.e2e_runners,
         }
-        return replace(settings, **{key: value for key, value in given.items() if value})
+        settings = replace(settings, **{key: value for key, value in given.items() if value})
+        return settings if args.stored is None else replace(settings, e2e_stored=args.stored)
 
 
 # -- operations -----------------------------------------------------------------
@@ -436,8 +442,19 @@ def run(settings: Settings, subjects: list[Subject], scratch: Path) -> Results:
         if "e2e" in settings.phases:
             results.left_out["e2e"] = alone
             stacks = [(backend.label, backend.spec) for backend in shared]
-            results.e2e, results.e2e_profiles = run_e2e(
-                stacks, scratch, settings.quick, log, settings.e2e_runners
+            filled = [label for label, _ in stacks if label in whole_stacks(results)]
+            if settings.e2e_stored and STORED_RUNNER in settings.e2e_runners:
+                results.left_out["e2e-stored"] = {
+                    label: NOT_STORED for label, _ in stacks if label not in filled
+                }
+            results.e2e, results.e2e_stored, results.e2e_profiles = run_e2e(
+                stacks,
+                scratch,
+                settings.quick,
+                log,
+                settings.e2e_runners,
+                stored=settings.e2e_stored,
+                stored_stacks=filled,
             )
     return results
 
@@ -524,6 +541,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="TYPE,TYPE",
         help=f"runner types of the e2e phase (default {','.join(RUNNERS)}); "
         "ThreadRunner and PersistentProcessRunner are also profiled",
+    )
+    parser.add_argument(
+        "--stored",
+        type=stored_count,
+        metavar="N",
+        help=f"final invocations stored for the e2e phase's second {STORED_RUNNER} run on "
+        "pynenc-sqlite's whole stacks (default 100000; 10000 with --quick; 0: no such run)",
     )
     parser.add_argument(
         "--out",

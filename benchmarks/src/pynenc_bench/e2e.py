@@ -3,16 +3,18 @@
 A stack is a backend description (the spec the contract and the scenarios take).
 For each runner type, the stacks take turns running the throughput scenario
 (the scenario ``throughput``: 1000 ``noop`` tasks, 300 with ``--quick``, drained
-by 1, 2 and 4 runners), so that they share the machine's conditions. A second
-run per stack and profiled runner type samples the runners with py-spy (the
-scenarios' ``--profile``): ``bench_profile`` turns the stacks into CPU per task by
-component.
+by 1, 2 and 4 runners), so that they share the machine's conditions. Right after its
+empty run, a stack chosen for the stored comparison runs it again with
+:data:`STORED_RUNNER` and final invocations already stored (the scenario's
+``--stored``). A second run per stack and profiled runner type samples the runners
+with py-spy (the scenarios' ``--profile``): ``bench_profile`` turns the stacks into
+CPU per task by component.
 """
 
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,10 @@ from pynenc_scenarios.suite_run import run_script
 
 RUNNERS = ("ThreadRunner", "MultiThreadRunner", "PersistentProcessRunner")
 PROFILED_RUNNERS = ("ThreadRunner", "PersistentProcessRunner")
-#: tasks_per_s, tasks, outcome and failed checks of one case, or why it has none.
+#: The runner type that also drains the stores filled with final invocations.
+STORED_RUNNER = "ThreadRunner"
+#: tasks_per_s, tasks, stored, fill_s, outcome and failed checks of one case, or why it
+#: has none.
 E2ECell = dict[str, Any] | str
 #: e2e[stack][runner type][runners]
 E2E = dict[str, dict[str, dict[int, E2ECell]]]
@@ -38,22 +43,36 @@ def run_e2e(
     quick: bool,
     log: Log,
     runners: Sequence[str] = RUNNERS,
-) -> tuple[E2E, Profiles]:
-    """Timed runs of every (label, spec) stack with each of ``runners``, then the profiled
-    runs (of those among :data:`PROFILED_RUNNERS`)."""
+    *,
+    stored: int = 0,
+    stored_stacks: Collection[str] = (),
+) -> tuple[E2E, E2E, Profiles]:
+    """Timed runs of every (label, spec) stack with each of ``runners``, each run of
+    ``stored_stacks`` with :data:`STORED_RUNNER` followed by one with ``stored`` final
+    invocations stored, then the profiled runs (of those among :data:`PROFILED_RUNNERS`).
+
+    Returns the empty runs, the stored runs and the profiles.
+    """
     e2e: E2E = {}
+    filled: E2E = {}
     profiles: Profiles = {}
     for runner in runners:
         for label, spec in stacks:
             log(f"e2e {label} {runner}")
             out = workdir / "e2e" / label / runner
             e2e.setdefault(label, {})[runner] = _throughput(spec, runner, out, quick)
+            if stored and runner == STORED_RUNNER and label in stored_stacks:
+                log(f"e2e {label} {runner}, {stored:,} final invocations stored")
+                out = workdir / "e2e-stored" / label / runner
+                filled.setdefault(label, {})[runner] = _throughput(
+                    spec, runner, out, quick, stored=stored
+                )
     for runner in (runner for runner in PROFILED_RUNNERS if runner in runners):
         for label, spec in stacks:
             log(f"e2e {label} {runner}, sampled with py-spy")
             out = workdir / "e2e-profile" / label / runner
             samples = out / "samples"
-            cells = _throughput(spec, runner, out, quick, ("--profile", str(samples)))
+            cells = _throughput(spec, runner, out, quick, options=("--profile", str(samples)))
             breakdown = read_raw(sorted(samples.glob("*/*.txt")))
             tasks = sum(cell["tasks"] for cell in cells.values() if isinstance(cell, dict))
             profiles.setdefault(label, {})[runner] = {
@@ -62,14 +81,20 @@ def run_e2e(
                 "failed": failed_cases(cells),
                 **breakdown.to_json(),
             }
-    return e2e, profiles
+    return e2e, filled, profiles
 
 
 def _throughput(
-    spec: str, runner: str, out: Path, quick: bool, options: Sequence[str] = ()
+    spec: str,
+    runner: str,
+    out: Path,
+    quick: bool,
+    *,
+    options: Sequence[str] = (),
+    stored: int = 0,
 ) -> dict[int, E2ECell]:
     """One throughput run (every runner count) of one runner type on one stack."""
-    status, _ = run_script("throughput", quick, spec, out, [runner], options=options)
+    status, _ = run_script("throughput", quick, spec, out, [runner], stored=stored, options=options)
     path = out / "throughput" / "throughput.json"
     if not path.exists():
         return dict.fromkeys(
@@ -84,6 +109,8 @@ def _throughput(
         cells[count] = {
             "tasks_per_s": float(case["metrics"].get("tasks_per_s", 0.0)),
             "tasks": int(case["metrics"].get("tasks", 0)),
+            "stored": int(case["metrics"].get("stored", 0)),
+            "fill_s": float(case["metrics"].get("fill_s", 0.0)),
             "outcome": case["outcome"],
             "failed": [check["name"] for check in case["checks"] if not check["ok"]],
         }
@@ -108,6 +135,13 @@ def tasks_per_s(e2e: E2E, stack: str, runner: str, count: int) -> float:
     """Tasks per second of one case (NaN when it was not measured or failed)."""
     cell = e2e.get(stack, {}).get(runner, {}).get(count)
     return float(cell["tasks_per_s"]) if isinstance(cell, dict) else math.nan
+
+
+def stored_ratio(e2e: E2E, stored: E2E, stack: str, runner: str, count: int) -> float:
+    """Tasks per second with final invocations stored over those on the empty store (NaN
+    when either was not measured)."""
+    empty = tasks_per_s(e2e, stack, runner, count)
+    return tasks_per_s(stored, stack, runner, count) / empty if empty > 0 else math.nan
 
 
 def breakdown_of(profile: dict[str, Any]) -> Breakdown:
@@ -148,14 +182,7 @@ def render_e2e(e2e: E2E, profiles: Profiles, notes: Sequence[str] = ()) -> list[
     ]
     for runner in runner_types(e2e):
         for count in RUNNER_COUNTS:
-            cells = []
-            for stack in stacks:
-                cell = e2e[stack].get(runner, {}).get(count)
-                if isinstance(cell, dict):
-                    mark = "" if not cell["failed"] else f" ({cell['outcome']})"
-                    cells.append(f"{cell['tasks_per_s']:.0f}{mark}")
-                else:
-                    cells.append("error" if cell else "-")
+            cells = [_tasks_cell(e2e[stack].get(runner, {}).get(count)) for stack in stacks]
             lines.append(f"| {runner} | {count} | " + " | ".join(cells) + " |")
     lines.append("")
     if profiles:
@@ -192,6 +219,52 @@ def render_e2e(e2e: E2E, profiles: Profiles, notes: Sequence[str] = ()) -> list[
         if failures:
             lines += ["Sampled runs that failed a check:", *(f"- {f}" for f in failures), ""]
     return lines
+
+
+def render_stored(e2e: E2E, stored: E2E, count: int, notes: Sequence[str] = ()) -> list[str]:
+    """The Markdown subsection: tasks/s with ``count`` final invocations stored beside
+    those on the empty store; ``notes`` (the stacks left out) follow the heading."""
+    if not stored and not notes:
+        return []
+    lines = [
+        f"### With {count:,} final invocations stored",
+        "",
+        *(line for note in notes for line in (note, "")),
+    ]
+    if not stored:
+        return lines
+    lines += [
+        "Right after its empty run, the same runner type and counts drain the same tasks "
+        f"on a store that already holds {count:,} final invocations of another task, each "
+        "with its call, status history and result, stored through pynenc's API before the "
+        "runners start ('fill s': how long that took, per case).",
+        "",
+        "| stack | runner type | runners | empty tasks/s | stored tasks/s | stored/empty "
+        "| fill s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for stack, runners in stored.items():
+        for runner, cells in runners.items():
+            for runners_count in RUNNER_COUNTS:
+                cell = cells.get(runners_count)
+                ratio = stored_ratio(e2e, stored, stack, runner, runners_count)
+                fill = f"{cell['fill_s']:.1f}" if isinstance(cell, dict) else "-"
+                lines.append(
+                    f"| {stack} | {runner} | {runners_count} "
+                    f"| {_tasks_cell(e2e.get(stack, {}).get(runner, {}).get(runners_count))} "
+                    f"| {_tasks_cell(cell)} "
+                    f"| {f'{ratio:.2f}x' if math.isfinite(ratio) else '-'} | {fill} |"
+                )
+    lines.append("")
+    return lines
+
+
+def _tasks_cell(cell: E2ECell | None) -> str:
+    """tasks/s of a case, its outcome when it failed a check; ``error`` or ``-``."""
+    if isinstance(cell, dict):
+        mark = "" if not cell["failed"] else f" ({cell['outcome']})"
+        return f"{cell['tasks_per_s']:.0f}{mark}"
+    return "error" if cell else "-"
 
 
 def plot_e2e(e2e: E2E, path: Path, title: str) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from pynenc_bench.e2e import plot_e2e, render_e2e
+from pynenc_bench.e2e import plot_e2e, render_e2e, render_stored
 from pynenc_bench.results import Cell, Results, Round, size_label
 from pynenc_bench.timing import median
 
@@ -40,9 +40,10 @@ def failures(results: Results) -> list[str]:
             if bad:
                 reasons.append(f"{backend} x{processes}: {bad} errors or bad claims")
     reasons += [
-        f"e2e {stack} {runner} x{count}: "
+        f"{phase} {stack} {runner} x{count}: "
         + (cell if isinstance(cell, str) else ", ".join(cell["failed"]))
-        for stack, runners in results.e2e.items()
+        for phase, e2e in (("e2e", results.e2e), ("e2e stored", results.e2e_stored))
+        for stack, runners in e2e.items()
         if stack in strict
         for runner, cells in runners.items()
         for count, cell in cells.items()
@@ -376,7 +377,10 @@ def render_markdown(results: Results) -> str:
 
 
 def _e2e(r: Results) -> list[str]:
-    return render_e2e(r.e2e, r.e2e_profiles, left_out(r, "e2e"))
+    return [
+        *render_e2e(r.e2e, r.e2e_profiles, left_out(r, "e2e")),
+        *render_stored(r.e2e, r.e2e_stored, r.settings["e2e_stored"], left_out(r, "e2e-stored")),
+    ]
 
 
 # -- files ---------------------------------------------------------------------------

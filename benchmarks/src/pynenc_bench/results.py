@@ -48,6 +48,8 @@ class Results:
     scale: dict[str, dict[int, list[Round] | str]] = field(default_factory=dict)
     #: e2e[stack][runner type][runners]: real runners drain tasks
     e2e: E2E = field(default_factory=dict)
+    #: e2e_stored[stack][runner type][runners]: the same, with final invocations stored
+    e2e_stored: E2E = field(default_factory=dict)
     #: e2e_profiles[stack][runner type]: sampled CPU by component
     e2e_profiles: Profiles = field(default_factory=dict)
     #: Ratios of ours against the bare loop and the built-in orchestrator (reported).

@@ -75,6 +75,12 @@ def noop(index: int) -> int:
 
 
 @app.task
+def stored(index: int) -> int:
+    """Finished invocations a scenario stores beforehand (``--stored``); no runner runs it."""
+    return index
+
+
+@app.task
 def fan_child(parent: int, index: int, seconds: float) -> int:
     """A child of ``fan_parent``."""
     with probed(f"{parent}/{index}"):

@@ -24,8 +24,14 @@ from types import ModuleType
 from typing import Any
 
 from pynenc import context
+from pynenc.arguments import Arguments
+from pynenc.call import Call
+from pynenc.identifiers.invocation_id import generate_invocation_id
+from pynenc.invocation.dist_invocation import DistributedInvocation, TaskInvocation
+from pynenc.invocation.status import InvocationStatus
 from pynenc.runner.runner_context import RunnerContext
 
+from pynenc_contract.kit import path_to
 from pynenc_scenarios.cases import RUNNER_TYPES, Case, Options
 from pynenc_scenarios.outcome import CaseResult
 from pynenc_scenarios.processes import PYTHON, ManagedProcess, StartGate, child_environment, tail
@@ -142,6 +148,40 @@ class AppEnv(Records):
         sys.modules[APP_MODULE] = module
         spec.loader.exec_module(module)
         return module
+
+    def store_final(self, task: str, count: int, batch: int = 1000) -> None:
+        """Store ``count`` invocations of ``task`` (``task(index)``) finished with SUCCESS.
+
+        Through pynenc's API, so on any backend, and as pynenc leaves them: each batch
+        is stored in the state backend, registered and reported (but not routed, so no
+        runner takes them); then each one is walked to RUNNING and given its result the
+        way a runner does, with its histories.
+        """
+        orchestrator, state_backend = self.app.orchestrator, self.app.state_backend
+        runner_ctx = RunnerContext("ScenarioFill")
+        function = getattr(self.module, task)
+        for first in range(0, count, batch):
+            indexes = range(first, min(first + batch, count))
+            invocations: list[DistributedInvocation[Any, Any]] = [
+                # stored_in_backend: the batch is stored at once below, not each at creation
+                TaskInvocation(
+                    call=Call(function, Arguments({"index": index})),
+                    invocation_id=generate_invocation_id(),
+                    parent_invocation_id=None,
+                    workflow=None,
+                    stored_in_backend=True,
+                )
+                for index in indexes
+            ]
+            state_backend.upsert_invocations(invocations)
+            record = orchestrator._register_new_invocations(invocations, runner_ctx.runner_id)
+            state_backend.add_histories(invocations, record, runner_ctx)
+            ids = [invocation.invocation_id for invocation in invocations]
+            self.app.trigger.report_tasks_status(ids, record.status)
+            for index, invocation in zip(indexes, invocations, strict=True):
+                for status in path_to(InvocationStatus.RUNNING):
+                    orchestrator.set_invocation_status(invocation.invocation_id, status, runner_ctx)
+                orchestrator.set_invocation_result(invocation, index, runner_ctx)
 
     # -- processes ---------------------------------------------------------
     def start_runner(self) -> ManagedProcess:

@@ -29,6 +29,9 @@ class Options:
     verbose: bool
     #: Where runner profiles go (``--profile``); ``None``: runners are not sampled.
     profile: Path | None = None
+    #: Final invocations the throughput scenario stores in each case before its tasks
+    #: (``--stored``).
+    stored: int = 0
 
 
 @dataclass

@@ -85,6 +85,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, backend: BackendD
         args.keep,
         args.verbose,
         args.profile,
+        args.stored,
     )
     install_cleanup()
     opts.out.mkdir(parents=True, exist_ok=True)
@@ -107,6 +108,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, backend: BackendD
                 "runners": opts.runners,
                 "out": str(opts.out),
                 "profile": None if opts.profile is None else str(opts.profile),
+                "stored": opts.stored,
             },
             "seconds": round(time.time() - started, 2),
             "cases": [r.to_json() for r in results],
@@ -115,6 +117,15 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, backend: BackendD
         print_summary(scenario.name, results, scenario.headline)
     bad = [r for r in results if r.outcome in ("fail", "xpass", "error")]
     return 1 if bad else 0
+
+
+def stored_count(text: str) -> int:
+    """``--stored N``: how many final invocations to store, 0 or more."""
+    if not text.isdecimal():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected how many final invocations to store, 0 or more"
+        )
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -132,6 +143,14 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--quick", action="store_true", help="the short (CI) form")
         command.add_argument(
             "--out", type=Path, default=DEFAULT_OUT, help=f"results directory ({DEFAULT_OUT})"
+        )
+        command.add_argument(
+            "--stored",
+            type=stored_count,
+            default=0,
+            metavar="N",
+            help="throughput: store N final invocations of another task in each case "
+            "before its tasks are registered (default 0: an empty store)",
         )
     run.add_argument(
         "--only",
@@ -190,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 quick=args.quick,
                 only=args.only,
                 runners=args.runner,
+                stored=args.stored,
             )
     except BackendDescriptionError as problem:
         parser.error(str(problem))

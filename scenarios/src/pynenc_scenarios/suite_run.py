@@ -27,6 +27,9 @@ from pynenc_scenarios.processes import LEDGER_ENV
 from pynenc_scenarios.suite import SUITE
 
 TIMEOUT_SECONDS = {"quick": 300, "full": 1200}
+#: Further seconds per stored invocation (``--stored``): each of a scenario's cases
+#: stores them, at a few hundred per second on a busy machine.
+SECONDS_PER_STORED = 0.01
 
 
 def _end_leftovers(ledger: Path) -> int:
@@ -69,11 +72,13 @@ def run_script(
     out: Path,
     runners: Sequence[str],
     *,
+    stored: int = 0,
     options: Sequence[str] = (),
 ) -> tuple[int, float]:
     """Run one scenario's process with a timeout; its exit status (124 on timeout) and time.
 
-    ``options`` are further options of ``pynenc-scenarios scenario`` (``--profile DIR``).
+    ``stored`` is ``--stored`` (the timeout grows with it); ``options`` are further
+    options of ``pynenc-scenarios scenario`` (``--profile DIR``).
     """
     run_out = out / scenario
     run_out.mkdir(parents=True, exist_ok=True)
@@ -91,6 +96,7 @@ def run_script(
         "--out",
         str(run_out),
         *(argument for runner in runners for argument in ("--runner", runner)),
+        *(("--stored", str(stored)) if stored else ()),
         *options,
     ]
     if quick:
@@ -100,11 +106,11 @@ def run_script(
     process = subprocess.Popen(
         argv, env={**os.environ, LEDGER_ENV: str(ledger)}, start_new_session=True
     )
-    timeout = TIMEOUT_SECONDS["quick" if quick else "full"]
+    timeout = TIMEOUT_SECONDS["quick" if quick else "full"] + stored * SECONDS_PER_STORED
     try:
         status = process.wait(timeout)
     except subprocess.TimeoutExpired:
-        print(f"!!! {scenario} timed out after {timeout}s", flush=True)
+        print(f"!!! {scenario} timed out after {timeout:.0f}s", flush=True)
         status = 124
     except KeyboardInterrupt:
         status = 130
@@ -188,6 +194,7 @@ def run_suite(
     quick: bool,
     only: Sequence[str] | None,
     runners: Sequence[str],
+    stored: int,
 ) -> int:
     """Run the scenarios; 0 when every case passed or failed as expected."""
     out.mkdir(parents=True, exist_ok=True)
@@ -196,7 +203,7 @@ def run_suite(
     for scenario in SUITE:
         if only and scenario not in only:
             continue
-        status, seconds = run_script(scenario, quick, spec, out, runners)
+        status, seconds = run_script(scenario, quick, spec, out, runners, stored=stored)
         result_file = out / scenario / f"{scenario}.json"
         cases = json.loads(result_file.read_text())["cases"] if result_file.exists() else []
         runs.append(

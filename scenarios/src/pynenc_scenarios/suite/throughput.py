@@ -3,7 +3,9 @@
 All 1000 ``noop`` tasks (300 in the quick form) are registered in one batch,
 then 1, 2 or 4 runners (8 slots each) start and drain them. tasks/s counts from
 the first RUNNING to the last SUCCESS in the status histories (runner start-up
-excluded).
+excluded). With ``--stored N``, each case first stores N final invocations of
+another task (``stored``), so that tasks/s shows what a store that keeps its
+history costs; the case's label and metrics name N and the time the filling took.
 
 Invariants: every task ends SUCCESS (none lost); each ran exactly once (one
 RUNNING per history); histories replay; no "database is locked" anywhere in
@@ -37,11 +39,12 @@ def plan(opts: Options) -> list[Case]:
             NAME,
             runner,
             opts.backend.name,
-            f"x{count}",
+            f"x{count}" + (f"/stored-{opts.stored}" if opts.stored else ""),
             params={
                 "tasks": TASKS["quick" if opts.quick else "full"],
                 "runners": count,
                 "slots_per_runner": effective_slots(runner, SLOTS),
+                "stored": opts.stored,
             },
         )
         for runner in opts.runners
@@ -50,9 +53,14 @@ def plan(opts: Options) -> list[Case]:
 
 
 def run(case: Case, opts: Options, result: CaseResult) -> None:
-    """Register a batch, start the runners, drain, check."""
-    tasks, runners = case.params["tasks"], case.params["runners"]
+    """Store the final invocations asked for, register a batch, start the runners,
+    drain, check."""
+    tasks, runners, stored = case.params["tasks"], case.params["runners"], case.params["stored"]
     with app_env(case, opts, result, slots=SLOTS, config=CONFIG) as env:
+        if stored:
+            started = time.time()
+            env.store_final("stored", stored)
+            result.metrics.update(stored=stored, fill_s=round(time.time() - started, 1))
         submitted = time.time()
         env.module.noop.parallelize([(i,) for i in range(tasks)])
         result.metrics["register_per_s"] = round(tasks / (time.time() - submitted))
@@ -95,6 +103,6 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
 SCENARIO = Scenario(
     plan,
     run,
-    headline=("tasks_per_s", "tasks", "drain_s", "register_per_s"),
+    headline=("tasks_per_s", "tasks", "drain_s", "register_per_s", "stored", "fill_s"),
     quick_runners=("ThreadRunner",),
 )
