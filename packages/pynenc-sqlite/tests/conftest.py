@@ -2,14 +2,16 @@
 
 import os
 import signal
+import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pynenc import Pynenc
 
+from pynenc_scenarios.processes import ManagedProcess, child_environment
 from pynenc_sqlite import PynencSQLiteOrchestrator
 from pynenc_sqlite.conf.config_orchestrator import CONFIG_SECTION
 from pynenc_sqlite.contract import description, stack
@@ -38,6 +40,20 @@ def build_app(
 def build_stack_app(workdir: Path, journal_mode: str = JOURNAL_MODE) -> Pynenc:
     """An app on every pynenc-sqlite component (one file) in ``workdir``."""
     return stack(journal_mode).new_app(f"stack-{uuid.uuid4().hex[:10]}", workdir)
+
+
+def start_runner(
+    workdir: Path, module: str, env: Mapping[str, str], name: str = "runner"
+) -> ManagedProcess:
+    """``python -m pynenc --app <module>.app runner start`` in ``workdir``, with ``env``
+    added to the environment, logging to ``<name>.log`` there."""
+    return ManagedProcess(
+        name,
+        [sys.executable, "-m", "pynenc", "--app", f"{module}.app", "runner", "start"],
+        workdir,
+        child_environment(env),
+        workdir / f"{name}.log",
+    )
 
 
 class ForkedChild:

@@ -6,7 +6,8 @@ import stat
 import subprocess
 import sys
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -271,10 +272,11 @@ while not stop.exists():
 """
 
 
-def _started(script: str, path: Path, stop: Path) -> "subprocess.Popen[bytes]":
-    """A process running ``script`` on ``path``, once it says it has written; it ends
-    when ``stop`` appears."""
-    started = stop.with_name("started")
+@contextmanager
+def _running(script: str, path: Path) -> Iterator["subprocess.Popen[bytes]"]:
+    """A process running ``script`` on ``path``, once it says it has written; told to
+    stop (a stop file) and waited for when the block ends."""
+    stop, started = path.with_name("stop"), path.with_name("started")
     process = subprocess.Popen([sys.executable, "-c", script, str(path), str(stop), str(started)])
     deadline = time.monotonic() + 60
     while not started.exists():
@@ -282,7 +284,11 @@ def _started(script: str, path: Path, stop: Path) -> "subprocess.Popen[bytes]":
             process.kill()
             pytest.fail(f"the process never wrote (exit {process.wait()})")
         time.sleep(0.05)
-    return process
+    try:
+        yield process
+    finally:
+        stop.touch()
+        process.wait(timeout=60)
 
 
 def _successes_without_result(copy: Path) -> tuple[int, int]:
@@ -301,18 +307,14 @@ def _successes_without_result(copy: Path) -> tuple[int, int]:
 def test_a_backup_while_a_process_writes_is_sound_and_consistent(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path, stop = tmp_path / "live.sqlite3", tmp_path / "stop"
-    writer = _started(WRITER, path, stop)
-    try:
-        copies = [tmp_path / f"copy-{index}.sqlite3" for index in range(3)]
+    path = tmp_path / "live.sqlite3"
+    copies = [tmp_path / f"copy-{index}.sqlite3" for index in range(3)]
+    with _running(WRITER, path) as writer:
         for copy in copies:
             found = _json(capsys, "backup", str(path), str(copy))
             assert isinstance(found, dict)
             assert found["integrity"] == "ok"
             assert stat.S_IMODE(copy.stat().st_mode) == 0o600
-    finally:
-        stop.touch()
-        writer.wait(timeout=60)
     assert writer.returncode == 0
     for copy in copies:
         successes, missing = _successes_without_result(copy)
@@ -369,16 +371,12 @@ while not stop.exists():
 def test_the_journal_mode_changes_only_with_every_process_stopped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path, stop = tmp_path / "held.sqlite3", tmp_path / "stop"
-    holder = _started(HOLDER, path, stop)
-    try:
+    path = tmp_path / "held.sqlite3"
+    with _running(HOLDER, path):
         assert main(["journal-mode", "wal", str(path)]) == 2
         (line,) = capsys.readouterr().err.splitlines()
         assert "is in use by another process" in line
         assert "Stop every process that uses it" in line
-    finally:
-        stop.touch()
-        holder.wait(timeout=60)
     assert _json(capsys, "info", str(path))["journal_mode"] == "truncate"  # type: ignore[index]
     assert _json(capsys, "journal-mode", "wal", str(path)) == {
         "path": str(path),

@@ -16,12 +16,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from conftest import JOURNAL_MODE
+from conftest import JOURNAL_MODE, start_runner
 from pynenc_scenarios.processes import ManagedProcess, child_environment
 
 pytestmark = [
@@ -102,8 +102,9 @@ def _fill(mount_point: Path) -> Callable[[], None]:
 def test_every_task_succeeds_once_after_the_disk_was_full(tmp_path: Path, mounted: Path) -> None:
     (tmp_path / "faults.py").write_text(MODULE, encoding="utf-8")
     bodies = tmp_path / "bodies.txt"
-    env = child_environment({"DB": str(mounted / "faults.sqlite3"), "BODIES": str(bodies)})
-    supervisor = Supervisor(tmp_path, env)
+    settings = {"DB": str(mounted / "faults.sqlite3"), "BODIES": str(bodies)}
+    env = child_environment(settings)
+    supervisor = Supervisor(tmp_path, settings)
     client_log = tmp_path / "client.log"
     with client_log.open("w") as log:
         client = subprocess.Popen(
@@ -146,20 +147,15 @@ class Supervisor:
     """Two runners, each started again a second after it exits, as systemd's
     ``Restart=on-failure`` does."""
 
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, workdir: Path, env: Mapping[str, str]) -> None:
+        """``env``: what the runners' environment adds."""
         self.workdir, self.env = workdir, env
         #: Pids of the runners that exited.
         self.exited: set[int] = set()
         self.runners = [self._start(n) for n in range(2)]
 
     def _start(self, n: int) -> ManagedProcess:
-        return ManagedProcess(
-            f"runner-{n}",
-            [sys.executable, "-m", "pynenc", "--app", "faults.app", "runner", "start"],
-            self.workdir,
-            self.env,
-            self.workdir / f"runner-{n}.log",
-        )
+        return start_runner(self.workdir, "faults", self.env, f"runner-{n}")
 
     def watch(self, seconds: float) -> None:
         """Restart the runners that exit, for ``seconds``."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import JOURNAL_MODE
+from conftest import JOURNAL_MODE, start_runner
 from pynenc_scenarios.processes import ManagedProcess, child_environment
 
 pytestmark = [
@@ -61,13 +61,7 @@ def _run(workdir: Path, mode: str, *args: str) -> subprocess.CompletedProcess[st
 def runner(tmp_path: Path) -> Iterator[ManagedProcess]:
     """A runner on ``truncate``, once it has opened the database."""
     (tmp_path / "modes.py").write_text(MODULE, encoding="utf-8")
-    started = ManagedProcess(
-        "runner",
-        [sys.executable, "-m", "pynenc", "--app", "modes.app", "runner", "start"],
-        tmp_path,
-        child_environment({"MODE": "truncate"}),
-        tmp_path / "runner.log",
-    )
+    started = start_runner(tmp_path, "modes", {"MODE": "truncate"})
     try:
         deadline = time.monotonic() + 60
         while "journal mode truncate" not in started.log_path.read_text(errors="replace"):
