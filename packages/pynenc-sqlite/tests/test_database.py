@@ -571,7 +571,7 @@ def test_the_wal_is_truncated_while_a_reader_holds_snapshots(make_app: MakeApp) 
         stop.set()
         thread.join()
     assert any(later < earlier for earlier, later in itertools.pairwise(sizes)), "never truncated"
-    assert max(sizes) < 8 * 1024 * 1024, f"the WAL grew to {max(sizes)} bytes"
+    assert max(sizes) < 4 * 1024 * 1024, f"the WAL grew to {max(sizes)} bytes"
 
 
 @pytest.mark.skipif(JOURNAL_MODE != "wal", reason="the WAL bound applies to journal_mode wal")
@@ -582,9 +582,9 @@ def test_a_reader_that_never_lets_go_costs_writers_few_checkpoint_waits(
     app = make_app(wal_autocheckpoint_pages=2, busy_timeout_seconds=0.05)
     orchestrator = _ours(app)
     wal = Path(f"{orchestrator.sqlite_db_path}-wal")
-    truncations: list[str] = []
+    truncations: list[str] = []  # each attempt polls with the busy handler off
     orchestrator.database.connection().set_trace_callback(
-        lambda sql: truncations.append(sql) if "wal_checkpoint(TRUNCATE)" in sql else None
+        lambda sql: truncations.append(sql) if sql == "PRAGMA busy_timeout=0" else None
     )
     reader = sqlite3.connect(orchestrator.sqlite_db_path, isolation_level=None)
     reader.execute("BEGIN")

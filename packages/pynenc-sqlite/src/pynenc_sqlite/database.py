@@ -74,6 +74,7 @@ NOW_SQL = f"{_NOW_FUNCTION}()"
 _WAL_CHECK_COMMITS_MIN = 16
 _WAL_CHECK_COMMITS_MAX = 256
 _CHECKPOINT_WAIT_SECONDS = 0.1
+_CHECKPOINT_POLL_SECONDS = 0.001
 _PAGE_BYTES = 4096
 _LOCKED_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
@@ -336,18 +337,28 @@ class Database:
         local.wal_check_interval = local.wal_check_in = interval
 
     def _truncate_wal(self, conn: sqlite3.Connection) -> bool:
-        """Checkpoint and truncate the WAL, waiting briefly for readers; whether it did."""
-        wait_ms = int(min(_CHECKPOINT_WAIT_SECONDS, self.settings.busy_timeout_seconds) * 1000)
-        conn.execute(f"PRAGMA busy_timeout={wait_ms}")
+        """Checkpoint and truncate the WAL, waiting briefly for readers; whether it did.
+
+        It polls every millisecond rather than using SQLite's busy handler, whose
+        sleeps grow to 25 ms and more: readers that pause for a few milliseconds
+        between snapshots would be missed, most of all on a loaded machine.
+        """
+        wait = min(_CHECKPOINT_WAIT_SECONDS, self.settings.busy_timeout_seconds)
+        deadline = time.monotonic() + wait
+        conn.execute("PRAGMA busy_timeout=0")
         try:
-            (blocked, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        except sqlite3.OperationalError as error:
-            if _primary_code(error) not in _LOCKED_CODES:
-                raise
-            return False  # another process is checkpointing at the same time
+            while True:
+                try:
+                    (blocked, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                except sqlite3.OperationalError as error:
+                    if _primary_code(error) not in _LOCKED_CODES:
+                        raise
+                    blocked = True  # another connection writes or checkpoints right now
+                if not blocked or time.monotonic() >= deadline:
+                    return not blocked
+                time.sleep(_CHECKPOINT_POLL_SECONDS)
         finally:
             conn.execute(f"PRAGMA busy_timeout={int(self.settings.busy_timeout_seconds * 1000)}")
-        return not blocked
 
     def translate_errors(self) -> "_ErrorTranslation":
         """A context that turns SQLite errors a user can act on into this package's errors."""
