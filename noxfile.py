@@ -62,6 +62,13 @@ CONTRACT_BACKENDS = [
 DEPENDENCY_GROUPS = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
 
 
+def _ci_on(python: str, cell: str) -> list[str]:
+    """Tags of a matrix cell (a journal mode, or a backend such as ``sqlite-stack-wal``):
+    `-t ci` runs every cell on the first Python and ours in WAL on the others;
+    `nox -s NAME` runs every cell."""
+    return ["ci"] if python == PYTHONS[0] or cell.removeprefix("sqlite-stack-") == "wal" else []
+
+
 def install(session: nox.Session, *groups: str) -> None:
     """Install the workspace (editable) and dependency groups from the lock file."""
     session.run_install(
@@ -143,8 +150,15 @@ def tools(session: nox.Session) -> None:
     session.run("pytest", "tools", "-p", "no:cacheprovider", *session.posargs)
 
 
-@nox.session(python=PYTHONS, tags=["ci"])
-@nox.parametrize("journal_mode", JOURNAL_MODES)
+@nox.session
+@nox.parametrize(
+    ("python", "journal_mode"),
+    [
+        nox.param(python, mode, tags=_ci_on(python, mode))
+        for python in PYTHONS
+        for mode in JOURNAL_MODES
+    ],
+)
 def tests(session: nox.Session, journal_mode: str) -> None:
     """pynenc-sqlite's own tests in one journal mode (the contract runs in `contract`).
 
@@ -200,13 +214,6 @@ def skip_without_services(session: nox.Session, described: dict[str, Any]) -> No
         if IN_CI:
             session.error("redis-server is not installed; CI must install it")
         session.skip("redis-server is not installed (apt-get install redis-server)")
-
-
-def _ci_on(python: str, backend: str) -> list[str]:
-    """Tags of a matrix cell: `-t ci` runs every backend on the first Python (ours in
-    every journal mode) and ours in WAL on the others; `nox -s contract` runs every
-    cell."""
-    return ["ci"] if python == PYTHONS[0] or backend == "sqlite-stack-wal" else []
 
 
 @nox.session
