@@ -62,11 +62,20 @@ CONTRACT_BACKENDS = [
 DEPENDENCY_GROUPS = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
 
 
-def _ci_on(python: str, cell: str) -> list[str]:
-    """Tags of a matrix cell (a journal mode, or a backend such as ``sqlite-stack-wal``):
-    `-t ci` runs every cell on the first Python and ours in WAL on the others;
+def in_ci(python: str, cell: str) -> bool:
+    """Whether `-t ci` runs a matrix cell (a journal mode, or a backend such as
+    ``sqlite-stack-wal``): every cell on the first Python, ours in WAL on the others.
     `nox -s NAME` runs every cell."""
-    return ["ci"] if python == PYTHONS[0] or cell.removeprefix("sqlite-stack-") == "wal" else []
+    return python == PYTHONS[0] or cell.removeprefix("sqlite-stack-") == "wal"
+
+
+def by_python(cells: list[str]) -> list[Any]:
+    """The (python, cell) parameters of a matrix, tagged ``ci`` where :func:`in_ci`."""
+    return [
+        nox.param(python, cell, tags=["ci"] if in_ci(python, cell) else [])
+        for python in PYTHONS
+        for cell in cells
+    ]
 
 
 def install(session: nox.Session, *groups: str) -> None:
@@ -151,14 +160,7 @@ def tools(session: nox.Session) -> None:
 
 
 @nox.session
-@nox.parametrize(
-    ("python", "journal_mode"),
-    [
-        nox.param(python, mode, tags=_ci_on(python, mode))
-        for python in PYTHONS
-        for mode in JOURNAL_MODES
-    ],
-)
+@nox.parametrize(("python", "journal_mode"), by_python(JOURNAL_MODES))
 def tests(session: nox.Session, journal_mode: str) -> None:
     """pynenc-sqlite's own tests in one journal mode (the contract runs in `contract`).
 
@@ -217,14 +219,7 @@ def skip_without_services(session: nox.Session, described: dict[str, Any]) -> No
 
 
 @nox.session
-@nox.parametrize(
-    ("python", "backend"),
-    [
-        nox.param(python, backend, tags=_ci_on(python, backend))
-        for python in PYTHONS
-        for backend in CONTRACT_BACKENDS
-    ],
-)
+@nox.parametrize(("python", "backend"), by_python(CONTRACT_BACKENDS))
 def contract(session: nox.Session, backend: str) -> None:
     """The component contract against one backend.
 
