@@ -68,18 +68,17 @@ class ClaimOutsideTransaction(PynencSQLiteOrchestrator):
         current = self.get_invocation_status_record(invocation_id)
         new_record = status_record_transition(current, status, runner_id)
         time.sleep(CLAIM_DELAY_SECONDS)
-        with self.database.write() as tx:
-            tx.execute(
-                f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ?, status_time = ? "
-                "WHERE app_key = ? AND invocation_id = ?",
-                (
-                    new_record.status.value,
-                    new_record.runner_id,
-                    new_record.timestamp.timestamp(),
-                    self.app_key,
-                    invocation_id,
-                ),
-            )
+        self.database.write_one(
+            f"UPDATE {Tables.INVOCATIONS} SET status = ?, owner_id = ?, status_time = ? "
+            "WHERE app_key = ? AND invocation_id = ?",
+            (
+                new_record.status.value,
+                new_record.runner_id,
+                new_record.timestamp.timestamp(),
+                self.app_key,
+                invocation_id,
+            ),
+        )
         return new_record
 
 
@@ -98,12 +97,11 @@ class ForgetsOwner(PynencSQLiteOrchestrator):
         self, invocation_id: InvocationId, status: InvocationStatus, runner_id: str | None = None
     ) -> InvocationStatusRecord:
         record = super()._atomic_status_transition(invocation_id, status, runner_id)
-        with self.database.write() as tx:
-            tx.execute(
-                f"UPDATE {Tables.INVOCATIONS} SET owner_id = NULL "
-                "WHERE app_key = ? AND invocation_id = ?",
-                (self.app_key, invocation_id),
-            )
+        self.database.write_one(
+            f"UPDATE {Tables.INVOCATIONS} SET owner_id = NULL "
+            "WHERE app_key = ? AND invocation_id = ?",
+            (self.app_key, invocation_id),
+        )
         return record
 
 
@@ -158,10 +156,7 @@ class PurgeKeepsRunners(PynencSQLiteOrchestrator):
     """Purges everything of the app except its runner heartbeats."""
 
     def purge(self) -> None:
-        with self.database.write() as tx:
-            for table in Tables.APP_SCOPED:
-                if table != Tables.RUNNER_HEARTBEATS:
-                    tx.execute(f"DELETE FROM {table} WHERE app_key = ?", (self.app_key,))
+        self.rows.delete_all([t for t in Tables.APP_SCOPED if t != Tables.RUNNER_HEARTBEATS])
 
 
 class TaskLookupAcrossApps(PynencSQLiteOrchestrator):

@@ -187,9 +187,8 @@ class PurgeEveryApp(PynencSQLiteStateBackend):
     """Purges the state of every app in the file."""
 
     def purge(self) -> None:
-        with self.database.write() as tx:
-            for table in S.APP_SCOPED:
-                tx.execute(f"DELETE FROM {table}")
+        for table in S.APP_SCOPED:
+            self.database.write_one(f"DELETE FROM {table}", ())
         self._runner_context_cache.clear()
 
 

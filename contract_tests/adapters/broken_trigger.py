@@ -43,9 +43,8 @@ class TriggerCleansEveryTask(PynencSQLiteTrigger):
     """Removes the definitions of every task of the app when cleaning one task's."""
 
     def clean_task_trigger_definitions(self, task_id: TaskId) -> None:
-        with self.database.write() as tx:
-            for table in (G.DEFINITION_CONDITIONS, G.DEFINITIONS):
-                tx.execute(f"DELETE FROM {table} WHERE app_key = ?", (self.rows.app_key,))
+        for table in (G.DEFINITION_CONDITIONS, G.DEFINITIONS):
+            self.database.write_one(f"DELETE FROM {table} WHERE app_key = ?", (self.rows.app_key,))
 
 
 class TriggerClearsEveryValidCondition(PynencSQLiteTrigger):
@@ -156,10 +155,9 @@ class TriggerAgesEveryAppsEvents(PynencSQLiteTrigger):
     """Deletes old events of every app in the file, by this app's retention."""
 
     def _age_purge_events(self, threshold: datetime) -> list[str]:
-        with self.database.write() as tx:
-            deleted = tx.execute(
-                f"DELETE FROM {G.EVENTS} WHERE ts < ? RETURNING event_id", (epoch(threshold),)
-            ).fetchall()
+        deleted = self.database.write_one(
+            f"DELETE FROM {G.EVENTS} WHERE ts < ? RETURNING event_id", (epoch(threshold),)
+        )
         return [event_id for (event_id,) in deleted]
 
 

@@ -412,9 +412,8 @@ def test_a_component_built_inside_another_components_transaction(tmp_path: Path)
     value is first serialized, which can be inside another component's write."""
     app = build_stack_app(tmp_path)
     database = app.orchestrator.database  # type: ignore[attr-defined]
-    with database.write():
-        store = app.client_data_store
-    assert store.database is database  # type: ignore[attr-defined]
+    store = database.transact(lambda _: app.client_data_store)
+    assert store.database is database
 
 
 def test_close_then_reuse(make_app: MakeApp) -> None:
@@ -521,7 +520,7 @@ def test_a_lock_held_past_the_busy_timeout_is_a_clear_error(make_app: MakeApp) -
 
 
 def test_a_full_database_is_a_clear_error_and_loses_nothing(make_app: MakeApp) -> None:
-    app = make_app()
+    app = make_app(busy_timeout_seconds=0.3)  # how long a write waits for space
     orchestrator = _ours(app)
     connection = orchestrator.database.connection()
     (pages,) = connection.execute("PRAGMA page_count").fetchone()
@@ -540,6 +539,26 @@ def test_a_full_database_is_a_clear_error_and_loses_nothing(make_app: MakeApp) -
     assert orchestrator.count_invocations() == len(stored)
     (check,) = connection.execute("PRAGMA integrity_check").fetchone()
     assert check == "ok"
+
+
+def test_a_write_waits_for_space_that_comes_back_within_the_busy_timeout(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(busy_timeout_seconds=60)
+    orchestrator = _ours(app)
+    connection = orchestrator.database.connection()
+    (pages,) = connection.execute("PRAGMA page_count").fetchone()
+    connection.execute(f"PRAGMA max_page_count={pages}")
+    space_back = threading.Timer(
+        0.5, lambda: connection.execute("PRAGMA max_page_count=1073741823")
+    )
+    space_back.start()
+    try:
+        stored = kit.registered(app, 100)  # the first one needs a page more
+    finally:
+        space_back.join()
+    assert "the file system is full; writes wait up to 60 s for space" in caplog.text
+    assert orchestrator.count_invocations() == len(stored) == 100
 
 
 @pytest.mark.skipif(JOURNAL_MODE != "wal", reason="the WAL bound applies to journal_mode wal")

@@ -156,7 +156,10 @@ def test_one_process_at_a_time_runs_the_due_pass(
     other = _stack_app(tmp_path)
     first, second = _orchestrator(app).retention, _orchestrator(other).retention
     assert first.pass_if_due(600, 3600, 1.0) is not None
+    connection = _orchestrator(other).database.connection()
+    changes = connection.total_changes
     assert second.pass_if_due(600, 3600, 1.0) is None
+    assert connection.total_changes == changes, "a pass that is not due writes nothing"
     clock.shift(601)
     assert second.pass_if_due(600, 3600, 1.0) is not None
     _orchestrator(other).close()

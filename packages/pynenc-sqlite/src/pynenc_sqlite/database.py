@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,9 @@ _WAL_CHECK_COMMITS_MIN = 16
 _WAL_CHECK_COMMITS_MAX = 256
 _CHECKPOINT_WAIT_SECONDS = 0.1
 _CHECKPOINT_POLL_SECONDS = 0.001
+#: Pauses between attempts at a write while the file system is full.
+_SPACE_PAUSE_MIN_SECONDS = 0.01
+_SPACE_PAUSE_MAX_SECONDS = 1.0
 _PAGE_BYTES = 4096
 _LOCKED_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
@@ -291,9 +294,19 @@ class Database:
             conn.execute(f"PRAGMA wal_autocheckpoint={settings.wal_autocheckpoint_pages}")
 
     # -- transactions --------------------------------------------------------
-    def write(self) -> "_WriteTransaction":
-        """A ``BEGIN IMMEDIATE`` transaction, committed on success, else rolled back."""
-        return _WriteTransaction(self)
+    def transact[T](self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in a ``BEGIN IMMEDIATE`` transaction and commit it; what it returns.
+
+        An error in ``work`` rolls the transaction back. While the file system is full,
+        ``work`` runs again in a new transaction (see :meth:`_waiting_for_space`), so it
+        must act only through the connection it is given.
+        """
+
+        def attempt() -> T:
+            with _WriteTransaction(self) as tx:
+                return work(tx)
+
+        return self._waiting_for_space(attempt)
 
     def write_one(self, statement: str, params: Sequence[object]) -> list[Any]:
         """Run one write statement as its own transaction; the rows it returns.
@@ -302,10 +315,42 @@ class Database:
         ``BEGIN IMMEDIATE`` does, so it needs no explicit transaction.
         """
         conn = self.connection()
-        with self._errors:
-            rows = conn.execute(statement, params).fetchall()
-            self._bound_wal(conn)
-        return rows
+
+        def attempt() -> list[Any]:
+            with self._errors:
+                rows = conn.execute(statement, params).fetchall()
+                self._bound_wal(conn)
+            return rows
+
+        return self._waiting_for_space(attempt)
+
+    def _waiting_for_space[T](self, attempt: Callable[[], T]) -> T:
+        """``attempt`` a write until it gets the space it needs, for up to the busy timeout.
+
+        On a full file system SQLite rolls back the whole transaction, in a statement or
+        in the commit, so nothing of a failed attempt stays. Writes wait for space as
+        they wait for a lock: the attempts pause from 10 ms, doubling up to 1 s, and
+        after ``busy_timeout_seconds`` the last :class:`DatabaseFullError` is raised.
+        Space freed within that time (a log rotated, a disk grown) costs no error, so
+        no runner stops with work in hand.
+        """
+        deadline, pause = None, _SPACE_PAUSE_MIN_SECONDS
+        while True:
+            try:
+                return attempt()
+            except DatabaseFullError:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self.settings.busy_timeout_seconds
+                    _LOG.warning(
+                        "%s: the file system is full; writes wait up to %g s for space",
+                        self.settings.path,
+                        self.settings.busy_timeout_seconds,
+                    )
+                if now >= deadline:
+                    raise
+                time.sleep(min(pause, deadline - now))
+                pause = min(pause * 2, _SPACE_PAUSE_MAX_SECONDS)
 
     def _bound_wal(self, conn: sqlite3.Connection) -> None:
         """After a commit in WAL mode: every few commits, truncate a WAL that outgrew
@@ -351,6 +396,8 @@ class Database:
                 try:
                     (blocked, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
                 except sqlite3.OperationalError as error:
+                    if _primary_code(error) == sqlite3.SQLITE_FULL:
+                        return False  # the commit before stands; the WAL is kept for now
                     if _primary_code(error) not in _LOCKED_CODES:
                         raise
                     blocked = True  # another connection writes or checkpoints right now
@@ -467,21 +514,25 @@ class Database:
         with self.translate_errors():
             version = self._schema_version(conn)
             if version != SCHEMA_VERSION:
-                with self.write() as tx:
-                    version = self._schema_version(tx)  # another process may have won
-                    for statements in MIGRATIONS[version:]:
-                        for statement in statements:
-                            tx.execute(statement)
-                    tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                self.transact(self._migrate_in)
             # A mode already recorded was checked when the connection opened.
             if recorded_journal_mode(conn) is None:
-                with self.write() as tx:
-                    tx.execute(
+                self.transact(
+                    lambda tx: tx.execute(
                         f"INSERT OR IGNORE INTO {FILE_SETTINGS} (name, value) "
                         "VALUES ('journal_mode', ?)",
                         (self.settings.journal_mode.value,),
                     )
+                )
                 self._require_recorded_journal_mode(conn)  # another process may have won
+
+    def _migrate_in(self, tx: sqlite3.Connection) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION` in the write transaction ``tx``."""
+        version = self._schema_version(tx)  # another process may have migrated it
+        for statements in MIGRATIONS[version:]:
+            for statement in statements:
+                tx.execute(statement)
+        tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _require_recorded_journal_mode(self, conn: sqlite3.Connection) -> None:
         """Refuse a process configured with another journal mode than the file's: the

@@ -119,16 +119,23 @@ class Retention:
         time; None when it is not due. A pass that ran out of time is due again at once."""
         now = time.time()
         key = self.rows.app_key
-        with self.rows.database.write() as tx:
+        planned = self.rows.fetch(
+            f"SELECT next_pass FROM {Tables.RETENTION} WHERE app_key = ?", (key,)
+        )
+        if planned and planned[0][0] > now:
+            return None  # read first: most atomic-service runs find no pass due
+
+        def claim(tx: sqlite3.Connection) -> int:
             tx.execute(
                 f"INSERT OR IGNORE INTO {Tables.RETENTION} (app_key, next_pass) VALUES (?, 0)",
                 (key,),
             )
-            won = tx.execute(
+            return tx.execute(
                 f"UPDATE {Tables.RETENTION} SET next_pass = ? WHERE app_key = ? AND next_pass <= ?",
                 (now + interval_seconds, key, now),
             ).rowcount
-        if not won:
+
+        if not self.rows.database.transact(claim):
             return None
         purged = self.purge(older_than_seconds, seconds_budget)
         if purged.more:
@@ -139,7 +146,8 @@ class Retention:
 
     def _remove_batch(self, cutoff: float) -> int:
         key = self.rows.app_key
-        with self.rows.database.write() as tx:
+
+        def remove(tx: sqlite3.Connection) -> int:
             ids = [
                 row[0]
                 for row in tx.execute(
@@ -153,12 +161,15 @@ class Retention:
                 for statement in _DELETE_BATCH:
                     params = [key] * statement.count("app_key = ?") + ids * statement.count("{ids}")
                     tx.execute(statement.format(ids=marks), params)
-        return len(ids)
+            return len(ids)
+
+        return self.rows.database.transact(remove)
 
     def _remove_unnamed_values(self, cutoff: float) -> int:
         """Remove the client data values not stored since ``cutoff`` that no row names."""
         key = self.rows.app_key
-        with self.rows.database.write() as tx:
+
+        def remove(tx: sqlite3.Connection) -> int:
             stale = {
                 row[0]
                 for row in tx.execute(
@@ -177,7 +188,9 @@ class Retention:
                     f"AND data_key IN ({placeholders(chunk)})",
                     (key, *chunk),
                 )
-        return len(unnamed)
+            return len(unnamed)
+
+        return self.rows.database.transact(remove)
 
     def _free_pages(self) -> int:
         """Give the free pages back to the file system (incremental vacuum)."""

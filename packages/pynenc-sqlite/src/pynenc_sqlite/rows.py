@@ -1,6 +1,7 @@
 """One app's rows in a shared database file, and how values are stored: what every
 component shares."""
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,16 +39,22 @@ class AppRows:
         with database.translate_errors():
             found = database.connection().execute(query, (app_id,)).fetchone()
         if found is None:
-            with database.write() as tx:
+
+            def register(tx: sqlite3.Connection) -> Any:
                 tx.execute(f"INSERT OR IGNORE INTO {Tables.APPS} (app_id) VALUES (?)", (app_id,))
-                found = tx.execute(query, (app_id,)).fetchone()
+                return tx.execute(query, (app_id,)).fetchone()
+
+            found = database.transact(register)
         return cls(database, int(found[0]), app_id)
 
     def delete_all(self, tables: Sequence[str]) -> None:
         """Delete this app's rows of ``tables`` in one transaction; other apps' stay."""
-        with self.database.write() as tx:
+
+        def delete(tx: sqlite3.Connection) -> None:
             for table in tables:
                 tx.execute(f"DELETE FROM {table} WHERE app_key = ?", (self.app_key,))
+
+        self.database.transact(delete)
 
     def fetch(self, query: str, params: Sequence[object]) -> list[Any]:
         """Run a read-only statement and return all rows (no cursor stays open)."""

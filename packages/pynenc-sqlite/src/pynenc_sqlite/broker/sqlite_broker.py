@@ -57,12 +57,13 @@ class PynencSQLiteBroker(OnDatabase, BaseBroker):
         if not invocation_ids:
             return
         key = self.rows.app_key
-        with self.database.write() as tx:
-            tx.executemany(
+        self.database.transact(
+            lambda tx: tx.executemany(
                 f"INSERT INTO {_MESSAGES} (app_key, queue_name, priority, invocation_id) "
                 "VALUES (?, ?, ?, ?)",
                 [(key, queue_name, priority, invocation_id) for invocation_id in invocation_ids],
             )
+        )
 
     def retrieve_invocation(self, queue_name: str | None = None) -> "InvocationId | None":
         """Take the next message of the queue (the first configured queue by default):

@@ -47,21 +47,19 @@ class AtomicServiceLog:
         recorded windows never overlap.
         """
         run_id = run.atomic_service_id.atomic_service_run_id
-        accepted = status != _BLOCKED
-        with self.rows.database.write() as tx:
+
+        def insert(tx: sqlite3.Connection) -> tuple[bool, AtomicServiceExecutionStatus]:
             started = started_at or datetime.now(UTC)
             run.started_at = started
+            stored, why, accepted = status, reason, status != _BLOCKED
             if status == RUNNING:
                 prior = self._current_running(tx, epoch(started), dead_after_seconds)
                 if prior is not None and prior[0] == run_id:
                     return True, status
                 if prior is not None:
-                    status, reason = (
-                        _BLOCKED,
-                        reason or f"prior_running:{prior[0]} runner:{prior[1]}",
-                    )
+                    stored, why = _BLOCKED, reason or f"prior_running:{prior[0]} runner:{prior[1]}"
                     accepted = False
-            end = started if status == _BLOCKED else None
+            end = started if stored == _BLOCKED else None
             tx.execute(
                 f"INSERT OR REPLACE INTO {Tables.ATOMIC_SERVICE_EXECUTIONS} (app_key, run_id, "
                 "runner_id, start_time, end_time, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -71,11 +69,13 @@ class AtomicServiceLog:
                     run.atomic_service_id.runner_id,
                     epoch(started),
                     None if end is None else epoch(end),
-                    status.value,
-                    reason,
+                    stored.value,
+                    why,
                 ),
             )
-        return accepted, status
+            return accepted, stored
+
+        return self.rows.database.transact(insert)
 
     def _current_running(
         self, tx: sqlite3.Connection, now: float, dead_after_seconds: float
@@ -121,24 +121,23 @@ class AtomicServiceLog:
         stays visible.
         """
         end = epoch(end_time)
-        with self.rows.database.write() as tx:
-            tx.execute(
-                f"INSERT INTO {Tables.ATOMIC_SERVICE_EXECUTIONS} (app_key, run_id, runner_id,"
-                " start_time, end_time, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (app_key, run_id) DO UPDATE SET end_time = excluded.end_time,"
-                " status = excluded.status,"
-                " reason = CASE WHEN excluded.reason = '' THEN reason ELSE excluded.reason END"
-                " WHERE status = 'running'",
-                (
-                    self.rows.app_key,
-                    run.atomic_service_id.atomic_service_run_id,
-                    run.atomic_service_id.runner_id,
-                    end,
-                    end,
-                    status.value,
-                    reason,
-                ),
-            )
+        self.rows.database.write_one(
+            f"INSERT INTO {Tables.ATOMIC_SERVICE_EXECUTIONS} (app_key, run_id, runner_id,"
+            " start_time, end_time, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (app_key, run_id) DO UPDATE SET end_time = excluded.end_time,"
+            " status = excluded.status,"
+            " reason = CASE WHEN excluded.reason = '' THEN reason ELSE excluded.reason END"
+            " WHERE status = 'running'",
+            (
+                self.rows.app_key,
+                run.atomic_service_id.atomic_service_run_id,
+                run.atomic_service_id.runner_id,
+                end,
+                end,
+                status.value,
+                reason,
+            ),
+        )
 
     def _executions(self, where: str, params: Sequence[object]) -> list[AtomicServiceExecution]:
         found = self.rows.fetch(
@@ -196,8 +195,9 @@ class AtomicServiceLog:
             "app_key = ? AND status != 'running' AND run_id NOT IN (SELECT value FROM json_each(?))"
         )
         key = self.rows.app_key
-        removed = 0
-        with self.rows.database.write() as tx:
+
+        def remove(tx: sqlite3.Connection) -> int:
+            removed = 0
             if retention_minutes > 0:
                 cutoff = (datetime.now(UTC) - timedelta(minutes=retention_minutes)).timestamp()
                 removed += tx.execute(
@@ -215,4 +215,6 @@ class AtomicServiceLog:
                             LIMIT -1 OFFSET ?)""",
                     (key, key, protected, max_records),
                 ).rowcount
-        return removed
+            return removed
+
+        return self.rows.database.transact(remove)

@@ -1,5 +1,6 @@
 """Blocking control: which invocations others wait on, stored as edges."""
 
+import sqlite3
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -33,8 +34,8 @@ class SQLiteBlockingControl(BaseBlockingControl):
         edges = [
             (key, caller_invocation_id, waited, key, waited) for waited in result_invocation_ids
         ]
-        with self.rows.database.write() as tx:
-            tx.executemany(  # with the waited invocation's registration order (None if unknown)
+        self.rows.database.transact(
+            lambda tx: tx.executemany(  # with the waited one's registration order (or None)
                 f"""INSERT OR IGNORE INTO {Tables.BLOCKING_EDGES}
                         (app_key, waiter_id, waited_id, waited_registered_time, waited_seq)
                     SELECT ?, ?, ?, i.registered_time, i.seq FROM (SELECT 1)
@@ -42,16 +43,20 @@ class SQLiteBlockingControl(BaseBlockingControl):
                       ON i.app_key = ? AND i.invocation_id = ?""",
                 edges,
             )
+        )
 
     def release_waiters(self, waited_invocation_id: "InvocationId") -> None:
         """Remove the invocation from the graph: its waiters and its own waits."""
-        with self.rows.database.write() as tx:
+
+        def release(tx: sqlite3.Connection) -> None:
             # Two statements, each on its own index (an OR would scan the app's edges).
             for column in ("waited_id", "waiter_id"):
                 tx.execute(
                     f"DELETE FROM {Tables.BLOCKING_EDGES} WHERE app_key = ? AND {column} = ?",
                     (self.rows.app_key, waited_invocation_id),
                 )
+
+        self.rows.database.transact(release)
 
     def get_blocking_invocations(self, max_num_invocations: int) -> Iterator["InvocationId"]:
         """Invocations others wait on, waiting on nothing, available for run, oldest first.

@@ -114,8 +114,7 @@ class Registration:
         record: InvocationStatusRecord,
     ) -> None:
         """Insert invocations with ``record``; existing ones are left as they are."""
-        with self.rows.database.write() as tx:
-            self.insert(tx, invocations, record)
+        self.rows.database.transact(lambda tx: self.insert(tx, invocations, record))
 
     def register_unless_registered(
         self,
@@ -129,11 +128,14 @@ class Registration:
         query = _ExistingQuery.build(
             self.rows.app_key, candidate.task, key_serialized_arguments, [record.status]
         )
-        with self.rows.database.write() as tx:
+
+        def register(tx: sqlite3.Connection) -> InvocationId | None:
             found = tx.execute(*query.page(1)).fetchone()
             if found is None:
                 self.insert(tx, [candidate], record)
-        return None if found is None else InvocationId(found[0])
+            return None if found is None else InvocationId(found[0])
+
+        return self.rows.database.transact(register)
 
     def insert(
         self,
@@ -167,8 +169,7 @@ class Registration:
 
     def index_arguments(self, invocation: "DistributedInvocation[Any, Any]") -> None:
         """Store the invocation's serialized arguments for argument look-ups."""
-        with self.rows.database.write() as tx:
-            self._index(tx, [invocation])
+        self.rows.database.transact(lambda tx: self._index(tx, [invocation]))
 
     def _index(
         self, tx: sqlite3.Connection, invocations: list["DistributedInvocation[Any, Any]"]
@@ -292,14 +293,13 @@ class Registration:
 
         :raises KeyError: the invocation is not registered in this app.
         """
-        with self.rows.database.write() as tx:
-            updated = tx.execute(
-                f"UPDATE {Tables.INVOCATIONS} SET retries = retries + 1 "
-                "WHERE app_key = ? AND invocation_id = ?",
-                (self.rows.app_key, invocation_id),
-            ).rowcount
-            if not updated:
-                raise self.rows.unknown(invocation_id)
+        updated = self.rows.database.write_one(
+            f"UPDATE {Tables.INVOCATIONS} SET retries = retries + 1 "
+            "WHERE app_key = ? AND invocation_id = ? RETURNING retries",
+            (self.rows.app_key, invocation_id),
+        )
+        if not updated:
+            raise self.rows.unknown(invocation_id)
 
     def retries(self, invocation_id: InvocationId) -> int:
         """Retries so far; 0 for an invocation that is not registered."""
@@ -311,12 +311,11 @@ class Registration:
 
     def mark_for_auto_purge(self, invocation_id: InvocationId) -> None:
         """Mark the invocation for removal once the auto-purge period has passed."""
-        with self.rows.database.write() as tx:
-            tx.execute(
-                f"UPDATE {Tables.INVOCATIONS} SET auto_purge_time = ? "
-                "WHERE app_key = ? AND invocation_id = ?",
-                (time(), self.rows.app_key, invocation_id),
-            )
+        self.rows.database.write_one(
+            f"UPDATE {Tables.INVOCATIONS} SET auto_purge_time = ? "
+            "WHERE app_key = ? AND invocation_id = ?",
+            (time(), self.rows.app_key, invocation_id),
+        )
 
     def unqueued(self, registered_before: float, limit: int = 1000) -> list[InvocationId]:
         """REGISTERED since before ``registered_before`` with no message in the broker's

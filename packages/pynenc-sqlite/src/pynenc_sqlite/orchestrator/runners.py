@@ -40,8 +40,8 @@ class Runners:
             }
             for runner_id in runner_ids
         ]
-        with self.rows.database.write() as tx:
-            tx.executemany(
+        self.rows.database.transact(
+            lambda tx: tx.executemany(
                 f"""INSERT INTO {Tables.RUNNER_HEARTBEATS} (app_key, runner_id,
                         creation_time, last_heartbeat, can_run_atomic_service,
                         consumed_queues)
@@ -53,6 +53,7 @@ class Runners:
                         consumed_queues = COALESCE(:queues, consumed_queues)""",
                 values,
             )
+        )
 
     def active(
         self, timeout_seconds: float, can_run_atomic_service: bool | None

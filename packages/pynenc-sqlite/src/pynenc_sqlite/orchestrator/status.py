@@ -96,7 +96,8 @@ class StatusStore:
                 )
                 if stamped:
                     return _stamped(record, stamped), False
-        with database.write() as tx:
+
+        def change(tx: sqlite3.Connection) -> tuple[InvocationStatusRecord, bool]:
             current, task_id = self._read(tx, invocation_id)
             blocked = (
                 enforce_running
@@ -110,7 +111,9 @@ class StatusStore:
             record = _stamped(record, stamped)
             if also is not None:
                 also(tx, record)
-        return record, blocked
+            return record, blocked
+
+        return database.transact(change)
 
     def _values(
         self, record: InvocationStatusRecord, invocation_id: "InvocationId"

@@ -62,8 +62,7 @@ class PynencSQLiteStateBackend(OnDatabase, BaseStateBackend[Any, Any]):
 
     def _write(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
         """One statement per row, in one write transaction."""
-        with self.database.write() as tx:
-            tx.executemany(statement, rows)
+        self.database.transact(lambda tx: tx.executemany(statement, rows))
 
     def _one(self, query: str, *params: object) -> Any:
         """The first column of the first row, or None."""
@@ -165,8 +164,9 @@ class PynencSQLiteStateBackend(OnDatabase, BaseStateBackend[Any, Any]):
         self, invocation_ids: list[InvocationId], invocation_history: InvocationHistory
     ) -> None:
         """The same entry for each invocation, appended to its history."""
-        with self.database.write() as tx:
-            self.add_histories_in(tx, invocation_ids, invocation_history)
+        self.database.transact(
+            lambda tx: self.add_histories_in(tx, invocation_ids, invocation_history)
+        )
 
     def add_history_in(
         self,

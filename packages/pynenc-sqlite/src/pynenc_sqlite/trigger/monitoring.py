@@ -7,6 +7,7 @@ indexed query.
 """
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,8 @@ class MonitoringRecords:
         """Store or replace ``event``; invocations it lists are linked to it."""
         key = self.rows.app_key
         event_json = event.to_json(self.app)  # may store payload values: before the lock
-        with self.rows.database.write() as tx:
+
+        def store(tx: sqlite3.Connection) -> None:
             tx.executemany(
                 f"INSERT OR IGNORE INTO {G.EVENT_INVOCATIONS} "
                 "(app_key, event_id, invocation_id) VALUES (?, ?, ?)",
@@ -79,6 +81,8 @@ class MonitoringRecords:
                     event_json,
                 ),
             )
+
+        self.rows.database.transact(store)
 
     def get_event(self, event_id: str) -> EventRecord | None:
         return self.get_events_batch([event_id])[event_id]
@@ -220,7 +224,8 @@ class MonitoringRecords:
     ) -> None:
         """Link ``invocation_id`` to each event, in one transaction."""
         key = self.rows.app_key
-        with self.rows.database.write() as tx:
+
+        def link(tx: sqlite3.Connection) -> None:
             for event_id in event_ids:
                 if tx.execute(
                     f"INSERT OR IGNORE INTO {G.EVENT_INVOCATIONS} "
@@ -232,6 +237,8 @@ class MonitoringRecords:
                         "WHERE app_key = ? AND event_id = ?",
                         (key, event_id),
                     )
+
+        self.rows.database.transact(link)
 
     def get_invocations_triggered_by_event(self, event_id: str) -> list[str]:
         return [
@@ -256,7 +263,8 @@ class MonitoringRecords:
     def store_trigger_run(self, run: TriggerRunRecord) -> None:
         """Store or replace ``run`` and its links."""
         key = self.rows.app_key
-        with self.rows.database.write() as tx:
+
+        def store(tx: sqlite3.Connection) -> None:
             tx.execute(
                 f"""INSERT OR REPLACE INTO {G.RUNS} (app_key, trigger_run_id, task_id,
                         executed_at, claimed_at, triggered_invocation_id,
@@ -282,6 +290,8 @@ class MonitoringRecords:
                 "VALUES (?, ?, ?, ?)",
                 [(key, run.trigger_run_id, kind, ref) for kind, ref in _links(run)],
             )
+
+        self.rows.database.transact(store)
 
     def get_trigger_run(self, trigger_run_id: str) -> TriggerRunRecord | None:
         return self.get_trigger_runs_batch([trigger_run_id])[trigger_run_id]
@@ -408,7 +418,8 @@ class MonitoringRecords:
     def _delete_events(self, where: str, params: Sequence[object]) -> list[str]:
         """Delete the events matching ``where`` with their invocation links; their ids."""
         key = self.rows.app_key
-        with self.rows.database.write() as tx:
+
+        def delete(tx: sqlite3.Connection) -> list[str]:
             deleted = [
                 event_id
                 for (event_id,) in tx.execute(
@@ -418,18 +429,23 @@ class MonitoringRecords:
             ]
             if deleted:
                 _delete_unreferenced(tx, G.EVENT_INVOCATIONS, "event_id", G.EVENTS, key)
-        return deleted
+            return deleted
+
+        return self.rows.database.transact(delete)
 
     def _delete_runs(self, where: str, params: Sequence[object]) -> int:
         """Delete the runs matching ``where`` with their links; how many."""
         key = self.rows.app_key
-        with self.rows.database.write() as tx:
+
+        def delete(tx: sqlite3.Connection) -> int:
             deleted = tx.execute(
                 f"DELETE FROM {G.RUNS} WHERE app_key = ? AND {where}", (key, *params)
             ).rowcount
             if deleted:
                 _delete_unreferenced(tx, G.RUN_LINKS, "trigger_run_id", G.RUNS, key)
-        return int(deleted)
+            return int(deleted)
+
+        return self.rows.database.transact(delete)
 
 
 def _event_filter(

@@ -8,6 +8,7 @@ the same database layer. Every claim is one conditional write, so two processes
 never both win it.
 """
 
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -132,7 +133,8 @@ class PynencSQLiteTrigger(OnDatabase, MonitoringRecords, BaseTrigger):
     def register_trigger(self, trigger: TriggerDefinitionDTO) -> None:
         """Store ``trigger`` with its conditions in order, replacing an earlier version."""
         key = self.rows.app_key
-        with self.database.write() as tx:
+
+        def store(tx: sqlite3.Connection) -> None:
             tx.execute(
                 f"INSERT OR REPLACE INTO {G.DEFINITIONS} "
                 "(app_key, trigger_id, task_id, logic, argument_provider_json) "
@@ -157,6 +159,8 @@ class PynencSQLiteTrigger(OnDatabase, MonitoringRecords, BaseTrigger):
                     for position, condition_id in enumerate(trigger.condition_ids)
                 ],
             )
+
+        self.database.transact(store)
 
     def _get_trigger(self, trigger_id: str) -> TriggerDefinitionDTO | None:
         found = self._definitions("d.trigger_id = ?", trigger_id)
@@ -201,7 +205,8 @@ class PynencSQLiteTrigger(OnDatabase, MonitoringRecords, BaseTrigger):
     def clean_task_trigger_definitions(self, task_id: TaskId) -> None:
         """Remove the trigger definitions of ``task_id`` (its conditions stay)."""
         key = self.rows.app_key
-        with self.database.write() as tx:
+
+        def delete(tx: sqlite3.Connection) -> None:
             tx.execute(
                 f"""DELETE FROM {G.DEFINITION_CONDITIONS} WHERE app_key = ? AND trigger_id IN
                     (SELECT trigger_id FROM {G.DEFINITIONS} WHERE app_key = ? AND task_id = ?)""",
@@ -211,6 +216,8 @@ class PynencSQLiteTrigger(OnDatabase, MonitoringRecords, BaseTrigger):
                 f"DELETE FROM {G.DEFINITIONS} WHERE app_key = ? AND task_id = ?",
                 (key, task_id.key),
             )
+
+        self.database.transact(delete)
 
     # -- conditions found valid -----------------------------------------------
     def record_valid_condition(self, valid_condition: ValidCondition) -> None:
@@ -225,12 +232,13 @@ class PynencSQLiteTrigger(OnDatabase, MonitoringRecords, BaseTrigger):
         rows = [
             (key, valid.valid_condition_id, valid.to_json(self.app)) for valid in valid_conditions
         ]
-        with self.database.write() as tx:
-            tx.executemany(
+        self.database.transact(
+            lambda tx: tx.executemany(
                 f"INSERT OR REPLACE INTO {G.VALID_CONDITIONS} "
                 "(app_key, valid_condition_id, valid_condition_json) VALUES (?, ?, ?)",
                 rows,
             )
+        )
 
     def get_valid_conditions(self) -> dict[str, ValidCondition]:
         return {
@@ -244,11 +252,13 @@ class PynencSQLiteTrigger(OnDatabase, MonitoringRecords, BaseTrigger):
 
     def clear_valid_conditions(self, conditions: Iterable[ValidCondition]) -> None:
         key = self.rows.app_key
-        with self.database.write() as tx:
-            tx.executemany(
+        rows = [(key, condition.valid_condition_id) for condition in conditions]
+        self.database.transact(
+            lambda tx: tx.executemany(
                 f"DELETE FROM {G.VALID_CONDITIONS} WHERE app_key = ? AND valid_condition_id = ?",
-                [(key, condition.valid_condition_id) for condition in conditions],
+                rows,
             )
+        )
 
     # -- cron executions and trigger-run claims --------------------------------
     def get_last_cron_execution(self, condition_id: str) -> datetime | None:
