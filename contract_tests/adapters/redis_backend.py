@@ -20,6 +20,7 @@ from pynenc_contract.backend import REDIS_URL_ENV
 from pynenc_contract.pynenc_defects import (
     BLOCKING_NOT_OLDEST_FIRST,
     DEAD_HOLDER,
+    FORMER_OWNER_OUTCOME_STORED,
     REGISTERED_KEEPS_OWNER,
     REGISTRATION_RACE,
     REGISTRATION_RACES,
@@ -155,5 +156,8 @@ ORCHESTRATOR = BackendDescription(
         ),
         "registration/*: one invocation per call": REGISTRATION_RACE,
         "atomic_service/*: service resumes after its holder is killed": STALE_ATOMIC_RECORD,
+        "crash_recovery/*/pause: a paused runner's writes after it was continued are refused": (
+            FORMER_OWNER_OUTCOME_STORED
+        ),
     },
 )

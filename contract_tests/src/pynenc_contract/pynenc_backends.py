@@ -31,6 +31,7 @@ from pynenc_contract.pynenc_defects import (
     BUILTIN_RUN_CLAIM_RACE_THREADS,
     DEAD_HOLDER,
     DEAD_HOLDER_KEEPS_SERVICE,
+    FORMER_OWNER_OUTCOME_STORED,
     HEARTBEAT_ERASES_QUEUES,
     HISTORY_ENTRIES_REPLACED,
     MEMORY_CRON_FIRST_PERIOD,
@@ -168,5 +169,8 @@ BUILTIN_SQLITE = BackendDescription(
         # scenarios: real runners on this orchestrator
         "registration/*: one invocation per call": REGISTRATION_RACE,
         "atomic_service/*: service resumes after its holder is killed": (DEAD_HOLDER_KEEPS_SERVICE),
+        "crash_recovery/*/pause: a paused runner's writes after it was continued are refused": (
+            FORMER_OWNER_OUTCOME_STORED
+        ),
     },
 )

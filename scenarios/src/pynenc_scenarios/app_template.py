@@ -62,10 +62,11 @@ def probed(key: str) -> Iterator[None]:
 
 @app.task
 def work(index: int, seconds: float) -> int:
-    """A task that sleeps; the crash scenario kills runners while it runs."""
+    """A task that sleeps; the crash scenario kills or pauses runners while it runs. Its
+    result is its process id: whose run stored it."""
     with probed(str(index)):
         time.sleep(seconds)
-    return index
+    return os.getpid()
 
 
 @app.task

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pynenc_contract import BackendDescription, Check, KnownFailure
 from pynenc_scenarios.cases import RUNNER_ABBREVIATIONS, Case
 from pynenc_scenarios.expectations import expected_failure
+from pynenc_scenarios.nemesis import Nemesis
 
 PYNENC_VERSION = importlib.metadata.version("pynenc")
 
@@ -29,6 +30,8 @@ class CaseResult:
     expected: dict[str, KnownFailure] = field(default_factory=dict)
     #: Metric keys the scenario shows per case (see :attr:`Scenario.headline`).
     headline_keys: Sequence[str] = ()
+    #: The faults the case injects into its runners, recorded with their times.
+    nemesis: Nemesis = field(default_factory=Nemesis)
 
     def add(self, check: Check) -> Check:
         """Record a check, with its known failure if the backend or pynenc has one."""
@@ -77,6 +80,10 @@ class CaseResult:
             "checks": [asdict(check) for check in self.checks],
             "metrics": self.metrics,
             "notes": self.notes,
+            "faults": [
+                {**asdict(fault), "seconds": round(fault.seconds, 2)}
+                for fault in self.nemesis.faults
+            ],
             "error": self.error,
             "backend": self.backend.name,
             "headline": self.headline,

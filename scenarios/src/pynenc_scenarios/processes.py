@@ -79,7 +79,12 @@ class ManagedProcess:
                 os.kill(self.pid, signum)
 
     def stop(self, grace: float = 4.0, signum: int = signal.SIGTERM) -> None:
-        """``signum`` to the leader, wait ``grace`` seconds, then SIGKILL the whole group."""
+        """``signum`` to the leader, wait ``grace`` seconds, then SIGKILL the whole group.
+
+        The group is continued first: a stopped process (see the nemesis) would take
+        ``signum`` only when continued.
+        """
+        self.signal_group(signal.SIGCONT)
         if self.alive():
             self.signal_leader(signum)
             with contextlib.suppress(subprocess.TimeoutExpired):

@@ -116,9 +116,13 @@ SCENARIO_INVARIANTS = (
     Invariant(
         "no invocation ran in two processes at once",
         (),
-        "the orphan workers of a runner whose parent was killed keep running while "
-        "recovery reruns their invocations (pynenc-5): a runner's defect that only real "
-        "processes show",
+        "the orphan workers of a runner whose parent was killed, or the bodies of a "
+        "paused runner, keep running while recovery reruns their invocations (pynenc-5, "
+        "pynenc-15): a runner's defect that only real processes show",
+    ),
+    Invariant(
+        "a paused runner's writes after it was continued are refused",
+        ("TRANS-2", "TRANS-3"),
     ),
     Invariant("windows of different runners never overlap", ("ATOM-4", "AS-2")),
     Invariant("service resumes after its holder is killed", ("AS-6",)),

@@ -1,24 +1,31 @@
-"""Crash recovery: SIGKILL a runner while its tasks run; another runner recovers them.
+"""Crash recovery: SIGKILL or pause a runner while its tasks run; another runner
+recovers them.
 
 A victim runner (2 slots) gets 2 tasks. Once it runs at least one, it is
 killed: variant ``group`` kills its whole process group, ``parent-only`` only
 its parent process (workers survive as orphans; their tasks last longer than
-the dead timeout, so that recovery happens while the orphans still run). A
-survivor of the same type starts right after the kill; past the dead timeout
-the victim's RUNNING invocations are recovered and the survivor runs them
-again. pynenc's recovery cron fires at most once a minute: in the full form, the
-``group`` case of the first runner type waits for the survivor's cron;
-otherwise the scenario runs the same recovery code (pynenc's core-task bodies)
-itself as soon as the victim is past the dead timeout, and says so.
+the dead timeout, so that recovery happens while the orphans still run). Variant
+``pause`` stops its whole process group instead (SIGSTOP, the nemesis), until the
+survivor has finished every task, then continues it: its bodies end, and it tries
+to store their results over the survivor's. A survivor of the same type starts
+right after the kill; past the dead timeout the victim's RUNNING invocations are
+recovered and the survivor runs them again. pynenc's recovery cron fires at most
+once a minute: in the full form, the ``group`` case of the first runner type
+waits for the survivor's cron; otherwise the scenario runs the same recovery code
+(pynenc's core-task bodies) itself as soon as the victim is past the dead timeout,
+and says so.
 
 Invariants: every task ends SUCCESS (nothing lost); histories replay; no
 invocation ran in two processes at the same time; only invocations the victim
-was running ran twice (counted); no "database is locked" in the logs.
+was running ran twice (counted); nothing a paused victim writes after it was
+continued is stored, status or result; no "database is locked" in the logs.
 """
 
 import signal
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord
 
@@ -32,6 +39,7 @@ from pynenc_scenarios.checks import (
     overlaps,
 )
 from pynenc_scenarios.outcome import CaseResult
+from pynenc_scenarios.processes import ManagedProcess
 from pynenc_scenarios.records import Execution, HistoryEntry
 from pynenc_scenarios.scenario import Scenario
 
@@ -40,7 +48,7 @@ NAME = "crash_recovery"
 #: idle, so that it re-runs recovered tasks at once.
 SLOTS = TASKS = 2
 DEAD_AFTER_MINUTES = 0.05
-TASK_SECONDS = {"group": 1.0, "parent-only": 5.0}
+TASK_SECONDS = {"group": 1.0, "parent-only": 5.0, "pause": 1.0}
 #: No cron fires in the runners. A once-a-year schedule is not enough: a cron that
 #: never ran fires at the first atomic-service check, whatever its schedule (pynenc-11).
 SCHEDULER_OFF = {"trigger": {"enable_scheduler": False}}
@@ -53,11 +61,17 @@ PARENT_ONLY = {
 
 
 def plan(opts: Options) -> list[Case]:
-    """Group kill for every runner type; parent-only kill where workers are processes."""
+    """Group kill for every runner type; pause for every one (the quick form: the first);
+    parent-only kill where workers are processes."""
     parent_only = PARENT_ONLY["quick" if opts.quick else "full"]
+    paused = opts.runners[:1] if opts.quick else opts.runners
     cases = []
     for runner in opts.runners:
-        variants = ["group", "parent-only"] if runner in parent_only else ["group"]
+        variants = [
+            "group",
+            *(["pause"] if runner in paused else []),
+            *(["parent-only"] if runner in parent_only else []),
+        ]
         cases += [
             Case(
                 NAME,
@@ -85,27 +99,26 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
         seconds = case.params["task_seconds"]
         ids = [env.module.work(i, seconds).invocation_id for i in range(TASKS)]
         running_on_victim = _wait_victim_running(env, ids, victim.runner_id)
-        if case.variant == "group":
-            victim.signal_group(signal.SIGKILL)
-        else:
-            victim.signal_leader(signal.SIGKILL)
-        killed_at = time.time()
-        at_kill = {i: env.app.orchestrator.get_invocation_status_record(i) for i in ids}
-        env.start_identified_runner()
-        manual: list[float] = []
+        with _fault(case, victim, result):
+            killed_at = time.time()
+            at_kill = {i: env.app.orchestrator.get_invocation_status_record(i) for i in ids}
+            env.start_identified_runner()
+            manual: list[float] = []
 
-        def recover() -> None:
-            late = time.time() - killed_at > (75 if wait_cron else dead_seconds + 0.5)
-            if late and (not manual or time.time() - manual[-1] > 1) and env.recover_now():
-                manual.append(time.time())
+            def recover() -> None:
+                late = time.time() - killed_at > (75 if wait_cron else dead_seconds + 0.5)
+                if late and (not manual or time.time() - manual[-1] > 1) and env.recover_now():
+                    manual.append(time.time())
 
-        wait = env.wait_final(["work"], TASKS, timeout=60 if opts.quick else 150, on_tick=recover)
+            timeout = 60 if opts.quick else 150
+            wait = env.wait_final(["work"], TASKS, timeout=timeout, on_tick=recover)
         kill_to_done = time.time() - killed_at
+        if case.variant == "pause":
+            _wait_bodies_ended(env, set(ids), victim.runner_id)
         env.stop_all()
         stopped_at = time.time()
 
-        wanted = set(ids)
-        runs = [r for r in env.probes() if r.invocation_id in wanted]
+        runs = [r for r in env.probes() if r.invocation_id in set(ids)]
         owners_at_kill = (record.runner_id or "" for record in at_kill.values())
         roots = env.roots([*(r.runner_id for r in runs), *owners_at_kill])
         on_victim = {id(r) for r in runs if roots.get(r.runner_id, r.runner_id) == victim.runner_id}
@@ -169,6 +182,8 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
                 f"{len(twice)} ran twice, {len(unexplained)} without a run on the victim",
             )
         )
+        if case.variant == "pause":
+            _check_late_writes_refused(env, result, histories, runs, victim.runner_id)
         result.add(check_no_locked(env.logs(), result.metrics))
 
 
@@ -198,6 +213,67 @@ def _restore_entries_lost_at_kill(
         entries.sort(key=HistoryEntry.order)
         restored.append(f"{invocation_id[:8]} {record.status.value}")
     return restored
+
+
+@contextmanager
+def _fault(case: Case, victim: ManagedProcess, result: CaseResult) -> Iterator[None]:
+    """The case's fault on the victim: killed (its group or its parent only) before the
+    block, or paused for the block."""
+    if case.variant == "pause":
+        with result.nemesis.paused(victim):
+            yield
+        return
+    if case.variant == "group":
+        victim.signal_group(signal.SIGKILL)
+    else:
+        victim.signal_leader(signal.SIGKILL)
+    yield
+
+
+def _check_late_writes_refused(
+    env: AppEnv,
+    result: CaseResult,
+    histories: dict[str, list[HistoryEntry]],
+    runs: list[Execution],
+    victim: str,
+) -> None:
+    """Nothing of the paused victim is stored after it was continued, status or result:
+    its work was recovered and run by the survivor meanwhile (results are the pid of
+    the process that ran the body)."""
+    (pause,) = result.nemesis.faults
+    entries = [(i, e) for i, found in histories.items() for e in found if e.ts >= pause.end]
+    roots = env.roots([*(e.requester for _, e in entries), *(r.runner_id for r in runs)])
+    late = [
+        f"{invocation_id[:8]} {entry.status.value}"
+        for invocation_id, entry in entries
+        if roots.get(entry.requester, entry.requester) == victim
+    ]
+    victim_pids = {r.pid for r in runs if roots.get(r.runner_id, r.runner_id) == victim}
+    late += [
+        f"{invocation_id[:8]} result"
+        for invocation_id in histories
+        if env.app.state_backend.get_result(invocation_id) in victim_pids  # type: ignore[arg-type]
+    ]
+    result.metrics.update(paused_seconds=round(pause.seconds, 1))
+    result.add(
+        Check(
+            "a paused runner's writes after it was continued are refused",
+            not late,
+            f"stored after the resume: {', '.join(late)}" if late else "none stored",
+        )
+    )
+
+
+def _wait_bodies_ended(env: AppEnv, ids: set[str], victim: str, timeout: float = 30.0) -> None:
+    """Wait until every body the continued victim was running has ended (its probes)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        runs = [r for r in env.probes() if r.invocation_id in ids]
+        roots = env.roots(r.runner_id for r in runs)
+        if all(r.end is not None for r in runs if roots.get(r.runner_id, r.runner_id) == victim):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"the continued victim's bodies did not end within {timeout:g}s")
 
 
 def _config(wait_cron: bool) -> dict[str, object]:

@@ -12,6 +12,7 @@ the app's rows: :mod:`.registration` (registration and look-ups), :mod:`.status`
 :mod:`.atomic_service`.
 """
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from functools import cached_property
@@ -247,6 +248,71 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
         leaves a history without the status. With the history in the same
         transaction, a kill leaves both or neither.
         """
+        self._set_status(invocation_id, status, runner_ctx)
+
+    def set_invocation_result(
+        self,
+        invocation: "DistributedInvocation[Any, Any]",
+        result: Any,
+        runner_ctx: "RunnerContext",
+    ) -> None:
+        """As the base class, but only a runner allowed to finish the invocation stores its
+        result (see :meth:`_finish`)."""
+        serialized = self.app.client_data_store.serialize(result)  # may store: before the lock
+        self._finish(invocation.invocation_id, InvocationStatus.SUCCESS, runner_ctx, serialized)
+        self.app.trigger.report_invocation_result(invocation, result)
+
+    def set_invocation_exception(
+        self,
+        invocation: "DistributedInvocation[Any, Any]",
+        exception: Exception,
+        runner_ctx: "RunnerContext",
+    ) -> None:
+        """As the base class, but only a runner allowed to finish the invocation stores its
+        exception (see :meth:`_finish`)."""
+        serialized = self.app.state_backend.serialize_exception(exception)
+        self._finish(invocation.invocation_id, InvocationStatus.FAILED, runner_ctx, serialized)
+        self.app.trigger.report_invocation_failure(invocation, exception)
+
+    def _finish(
+        self,
+        invocation_id: "InvocationId",
+        status: InvocationStatus,
+        runner_ctx: "RunnerContext",
+        serialized: str,
+    ) -> None:
+        """Store the serialized outcome of a final ``status`` (a result for SUCCESS, an
+        exception for FAILED), and the status, when the status rules allow the change.
+
+        pynenc stores the outcome, then the status. A runner that lost the invocation
+        meanwhile (paused past the dead timeout while recovery gave its work to another
+        runner) would overwrite the new owner's outcome, then be refused the status.
+        Here the change is checked first: with pynenc-sqlite's state backend on this
+        database the outcome, the status and the history entry are one transaction;
+        otherwise the outcome is stored only after the stored record has allowed the
+        change, and the status then changes as usual.
+
+        :raises InvocationStatusTransitionError: the status rules forbid the change.
+        :raises InvocationStatusOwnershipError: another runner owns the invocation.
+        """
+        kind = "result" if status == InvocationStatus.SUCCESS else "exception"
+        if self._state_backend_on_this_database() is not None:
+            self._set_status(invocation_id, status, runner_ctx, (kind, serialized))
+            return
+        status_record_transition(self.statuses.record(invocation_id), status, runner_ctx.runner_id)
+        store = getattr(self.app.state_backend, f"_set_{kind}")
+        store(invocation_id, serialized)
+        self.set_invocation_status(invocation_id, status, runner_ctx)
+
+    def _set_status(
+        self,
+        invocation_id: "InvocationId",
+        status: InvocationStatus,
+        runner_ctx: "RunnerContext",
+        outcome: tuple[str, str] | None = None,
+    ) -> None:
+        """:meth:`set_invocation_status`; with pynenc-sqlite's state backend on this
+        database, ``outcome`` (kind and serialized data) is stored in the transaction."""
         state = self._state_backend_on_this_database()
         if status != InvocationStatus.RUNNING and state is None:
             super().set_invocation_status(invocation_id, status, runner_ctx)
@@ -258,14 +324,18 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
             self.app.state_backend.add_history(invocation_id, record, runner_ctx)
         else:
             state.store_runner_context(runner_ctx)
+
+            def also(tx: sqlite3.Connection, stored: InvocationStatusRecord) -> None:
+                state.add_history_in(tx, invocation_id, stored, runner_ctx.runner_id)
+                if outcome is not None:
+                    state.set_outcome_in(tx, invocation_id, *outcome)
+
             record, blocked = self.statuses.transition(
                 invocation_id,
                 status,
                 runner_ctx.runner_id,
                 enforce_running=status == InvocationStatus.RUNNING,
-                also=lambda tx, stored: state.add_history_in(
-                    tx, invocation_id, stored, runner_ctx.runner_id
-                ),
+                also=also,
             )
             if record.status.is_final():
                 self.release_waiters(invocation_id)

@@ -42,6 +42,9 @@ S = StateTables
 _RUNNER_COLUMNS = "runner_id, runner_cls, parent_runner_id, pid, hostname, thread_id"
 #: Rows per page of the time-range iterations when the caller gives no batch size.
 _BATCH = 100
+_SET_OUTCOME = (
+    f"INSERT OR REPLACE INTO {S.RESULTS} (app_key, invocation_id, kind, data) VALUES (?, ?, ?, ?)"
+)
 
 
 class PynencSQLiteStateBackend(OnDatabase, BaseStateBackend[Any, Any]):
@@ -233,11 +236,14 @@ class PynencSQLiteStateBackend(OnDatabase, BaseStateBackend[Any, Any]):
         return self._get_outcome(invocation_id, "exception")
 
     def _set_outcome(self, invocation_id: InvocationId, kind: str, data: str) -> None:
-        self.database.write_one(
-            f"INSERT OR REPLACE INTO {S.RESULTS} (app_key, invocation_id, kind, data) "
-            "VALUES (?, ?, ?, ?)",
-            (self.rows.app_key, invocation_id, kind, data),
-        )
+        self.database.write_one(_SET_OUTCOME, (self.rows.app_key, invocation_id, kind, data))
+
+    def set_outcome_in(
+        self, tx: sqlite3.Connection, invocation_id: InvocationId, kind: str, data: str
+    ) -> None:
+        """Store a serialized ``result`` or ``exception`` (``kind``) in the caller's write
+        transaction on this database (the orchestrator's, with the final status)."""
+        tx.execute(_SET_OUTCOME, (self.rows.app_key, invocation_id, kind, data))
 
     def _get_outcome(self, invocation_id: InvocationId, kind: str) -> str:
         """:raises KeyError: nothing of ``kind`` is stored for the invocation."""
