@@ -19,9 +19,12 @@ from pynenc.orchestrator.atomic_service import AtomicServiceExecutionStatus as S
 from pynenc.orchestrator.atomic_service import AtomicServiceId, AtomicServiceRun
 from pynenc.runner.runner_context import RunnerContext
 
-from conftest import build_stack_app
+from conftest import JOURNAL_MODE, build_stack_app
 from pynenc_contract import kit
 from pynenc_sqlite import PynencSQLiteOrchestrator, Tables
+from pynenc_sqlite.conf.config_database import SHARED_SECTION
+from pynenc_sqlite.contract import stack
+from pynenc_sqlite.exceptions import DatabaseFullError
 
 
 def _run(orchestrator: PynencSQLiteOrchestrator, runner_id: str) -> AtomicServiceRun:
@@ -323,3 +326,45 @@ def test_running_concurrency_is_enforced_in_the_running_transition(
         )
     expected = InvocationStatus.REROUTED if blocked else InvocationStatus.RUNNING
     assert app.orchestrator.get_invocation_status(second.invocation_id) == expected
+
+
+@pytest.mark.parametrize("recovered_meanwhile", [False, True])
+def test_a_result_a_full_disk_kept_out_is_stored_at_the_next_heartbeat(
+    tmp_path: Path, recovered_meanwhile: bool
+) -> None:
+    """A final status that failed for space leaves no invocation RUNNING for good under a
+    runner that lives on: the runner's next heartbeat stores it, unless recovery gave the
+    work away meanwhile."""
+    app = stack(JOURNAL_MODE).new_app(
+        "kept", tmp_path, {SHARED_SECTION: {"busy_timeout_seconds": 0.2}}
+    )
+    orchestrator = app.orchestrator
+    assert isinstance(orchestrator, PynencSQLiteOrchestrator)
+    (invocation,) = kit.invocations(app, 1)
+    runner = RunnerContext("ThreadRunner")
+    for status in kit.path_to(InvocationStatus.RUNNING):
+        orchestrator.set_invocation_status(invocation.invocation_id, status, runner)
+    connection = orchestrator.database.connection()
+    (pages,) = connection.execute("PRAGMA page_count").fetchone()
+    connection.execute(f"PRAGMA max_page_count={pages}")
+    with pytest.raises(DatabaseFullError):
+        orchestrator.set_invocation_result(invocation, "x" * 20_000, runner)
+    connection.execute("PRAGMA max_page_count=1073741823")
+    assert orchestrator.get_invocation_status(invocation.invocation_id) is InvocationStatus.RUNNING
+    if recovered_meanwhile:
+        orchestrator.set_invocation_status(
+            invocation.invocation_id, InvocationStatus.RUNNING_RECOVERY, RunnerContext("Recovery")
+        )
+    orchestrator.register_runner_heartbeats([runner.runner_id])
+    if recovered_meanwhile:
+        assert orchestrator.get_invocation_status(invocation.invocation_id) is (
+            InvocationStatus.RUNNING_RECOVERY
+        )
+        with pytest.raises(KeyError):
+            app.state_backend.get_result(invocation.invocation_id)
+    else:
+        assert orchestrator.get_invocation_status(invocation.invocation_id) is (
+            InvocationStatus.SUCCESS
+        )
+        assert app.state_backend.get_result(invocation.invocation_id) == "x" * 20_000
+    orchestrator.close()

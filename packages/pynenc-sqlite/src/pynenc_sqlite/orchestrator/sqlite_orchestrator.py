@@ -13,9 +13,10 @@ the app's rows: :mod:`.registration` (registration and look-ups), :mod:`.status`
 """
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, partial
 from time import time
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ from pynenc.orchestrator.base_orchestrator import BaseBlockingControl, BaseOrche
 from pynenc_sqlite.broker.sqlite_broker import PynencSQLiteBroker
 from pynenc_sqlite.conf.config_database import DatabaseSettings, load_config
 from pynenc_sqlite.conf.config_orchestrator import ConfigOrchestratorPynencSQLite
+from pynenc_sqlite.exceptions import SQLiteOrchestratorError
 from pynenc_sqlite.orchestrator.atomic_service import RUNNING, AtomicServiceLog
 from pynenc_sqlite.orchestrator.blocking import SQLiteBlockingControl
 from pynenc_sqlite.orchestrator.registration import Registration
@@ -92,6 +94,12 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
         self.atomic_service = AtomicServiceLog(self.rows)
         self.retention = Retention(self.rows)
         self._blocking_control = SQLiteBlockingControl(app, self.rows)
+        #: Final statuses (with what serializes their outcomes) that a storage error kept
+        #: out of the file, stored again by this process later (see :meth:`_finish`).
+        self._unfinished: dict[
+            InvocationId, tuple[InvocationStatus, RunnerContext, Callable[[], str]]
+        ] = {}
+        self._unfinished_lock = threading.Lock()
 
     @cached_property
     def conf(self) -> ConfigOrchestratorPynencSQLite:
@@ -258,8 +266,8 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
     ) -> None:
         """As the base class, but only a runner allowed to finish the invocation stores its
         result (see :meth:`_finish`)."""
-        serialized = self.app.client_data_store.serialize(result)  # may store: before the lock
-        self._finish(invocation.invocation_id, InvocationStatus.SUCCESS, runner_ctx, serialized)
+        serialize = partial(self.app.client_data_store.serialize, result)  # may store a value
+        self._finish(invocation.invocation_id, InvocationStatus.SUCCESS, runner_ctx, serialize)
         self.app.trigger.report_invocation_result(invocation, result)
 
     def set_invocation_exception(
@@ -270,8 +278,8 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
     ) -> None:
         """As the base class, but only a runner allowed to finish the invocation stores its
         exception (see :meth:`_finish`)."""
-        serialized = self.app.state_backend.serialize_exception(exception)
-        self._finish(invocation.invocation_id, InvocationStatus.FAILED, runner_ctx, serialized)
+        serialize = partial(self.app.state_backend.serialize_exception, exception)
+        self._finish(invocation.invocation_id, InvocationStatus.FAILED, runner_ctx, serialize)
         self.app.trigger.report_invocation_failure(invocation, exception)
 
     def _finish(
@@ -279,10 +287,11 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
         invocation_id: "InvocationId",
         status: InvocationStatus,
         runner_ctx: "RunnerContext",
-        serialized: str,
+        serialize: Callable[[], str],
     ) -> None:
-        """Store the serialized outcome of a final ``status`` (a result for SUCCESS, an
-        exception for FAILED), and the status, when the status rules allow the change.
+        """Store the outcome of a final ``status`` (a result for SUCCESS, an exception for
+        FAILED, as ``serialize`` gives it), and the status, when the status rules allow
+        the change.
 
         pynenc stores the outcome, then the status. A runner that lost the invocation
         meanwhile (paused past the dead timeout while recovery gave its work to another
@@ -292,10 +301,49 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
         otherwise the outcome is stored only after the stored record has allowed the
         change, and the status then changes as usual.
 
+        A storage error (a disk full past the busy timeout) would leave the invocation
+        RUNNING under a runner that lives on, where recovery never looks: the outcome
+        is kept in this process and stored again at its next heartbeat or final
+        status, unless the status rules refuse it by then (recovery gave the work to
+        another runner, or the runner died and its work was recovered).
+
         :raises InvocationStatusTransitionError: the status rules forbid the change.
         :raises InvocationStatusOwnershipError: another runner owns the invocation.
+        :raises SQLiteOrchestratorError: the database could not store it (kept).
         """
+        self._finish_unfinished()
+        try:
+            self._store_final(invocation_id, status, runner_ctx, serialize)
+        except SQLiteOrchestratorError:
+            with self._unfinished_lock:  # the first outcome wins: pynenc's next is the error
+                self._unfinished.setdefault(invocation_id, (status, runner_ctx, serialize))
+            raise
+
+    def _finish_unfinished(self) -> None:
+        """Store again the final statuses kept by :meth:`_finish`; stop at the first that
+        the database still refuses."""
+        with self._unfinished_lock:
+            kept = list(self._unfinished.items())
+        for invocation_id, (status, runner_ctx, serialize) in kept:
+            try:
+                self._store_final(invocation_id, status, runner_ctx, serialize)
+            except (InvocationStatusTransitionError, InvocationStatusOwnershipError, KeyError):
+                pass  # finished, recovered or purged meanwhile
+            except SQLiteOrchestratorError:
+                return
+            with self._unfinished_lock:
+                self._unfinished.pop(invocation_id, None)
+
+    def _store_final(
+        self,
+        invocation_id: "InvocationId",
+        status: InvocationStatus,
+        runner_ctx: "RunnerContext",
+        serialize: Callable[[], str],
+    ) -> None:
+        """The outcome and the final status, if the status rules allow (see _finish)."""
         kind = "result" if status == InvocationStatus.SUCCESS else "exception"
+        serialized = serialize()  # may store a large value in the client data store
         if self._state_backend_on_this_database() is not None:
             self._set_status(invocation_id, status, runner_ctx, (kind, serialized))
             return
@@ -404,8 +452,10 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
         can_run_atomic_service: bool = False,
         consumed_queues: Sequence[str] | None = None,
     ) -> None:
-        """Create or refresh runners; creation time is kept, queues change only when given."""
+        """Create or refresh runners; creation time is kept, queues change only when given.
+        Then the final statuses a storage error kept out are stored again."""
         self.runners.heartbeat(runner_ids, can_run_atomic_service, consumed_queues)
+        self._finish_unfinished()
 
     def _get_active_runners(
         self, timeout_seconds: float, can_run_atomic_service: bool | None = None
