@@ -7,6 +7,7 @@ borrowed ones' known failures from these descriptions, for example
 ``known_failures={**BUILTIN_SQLITE.known_failures, **mine}``.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 from pynenc import Pynenc
@@ -118,8 +119,10 @@ MEMORY = BackendDescription(
     known_failures={
         **_MEMORY_COMPONENTS,
         **_SHARED,
-        "test_blocking.py::test_blocking_look_up_is_oldest_first_and_limited": (
-            BLOCKING_NOT_OLDEST_FIRST
+        # MemBlockingControl keeps them in a set, whose order follows the ids' string
+        # hashes (random per process): about 1 run in 120 comes out oldest first.
+        "test_blocking.py::test_blocking_look_up_is_oldest_first_and_limited": replace(
+            BLOCKING_NOT_OLDEST_FIRST, strict=False
         ),
         "test_lookups.py::test_filter_by_status": MEMORY_FILTER_KEY_ERROR,
         "test_isolation.py::test_every_look_up_sees_only_its_own_app": MEMORY_FILTER_KEY_ERROR,
