@@ -155,7 +155,7 @@ ORCHESTRATOR = BackendDescription(
             RUNNING_CONCURRENCY_RACE
         ),
         "registration/*: one invocation per call": REGISTRATION_RACE,
-        "atomic_service/*: service resumes after its holder is killed": STALE_ATOMIC_RECORD,
+        "atomic_service/*: service resumes after its holder is *": STALE_ATOMIC_RECORD,
         "crash_recovery/*/pause: a paused runner's writes after it was continued are refused": (
             FORMER_OWNER_OUTCOME_STORED
         ),

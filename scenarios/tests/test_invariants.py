@@ -9,15 +9,18 @@ from pynenc_contract.clauses import SCENARIO_INVARIANTS, invariant_for
 SCENARIOS = Path(__file__).resolve().parents[1]
 
 
-def _literal_prefix(node: ast.expr) -> str | None:
-    """The text of a string literal, or the literal start of an f-string."""
+def _literal_prefixes(node: ast.expr) -> list[str]:
+    """The text of a string literal, the literal start of an f-string, or those of both
+    branches of a conditional expression."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
+        return [node.value]
     if isinstance(node, ast.JoinedStr) and node.values:
         first = node.values[0]
         if isinstance(first, ast.Constant) and isinstance(first.value, str):
-            return first.value.rstrip()
-    return None
+            return [first.value.rstrip()]
+    if isinstance(node, ast.IfExp):
+        return [*_literal_prefixes(node.body), *_literal_prefixes(node.orelse)]
+    return []
 
 
 def scenario_checks() -> set[str]:
@@ -34,15 +37,12 @@ def scenario_checks() -> set[str]:
                 and isinstance(node.func, ast.Name)
                 and node.func.id == "Check"
                 and node.args
-                and (name := _literal_prefix(node.args[0])) is not None
             ):
-                found.add(name)
-            if (
-                isinstance(node, ast.Assign)
-                and any(isinstance(t, ast.Name) and t.id == "CASE_RUNS" for t in node.targets)
-                and (name := _literal_prefix(node.value)) is not None
+                found.update(_literal_prefixes(node.args[0]))
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "CASE_RUNS" for t in node.targets
             ):
-                found.add(name)
+                found.update(_literal_prefixes(node.value))
     return found
 
 

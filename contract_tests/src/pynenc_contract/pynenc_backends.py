@@ -171,7 +171,7 @@ BUILTIN_SQLITE = BackendDescription(
         REGISTRATION_RACES: REGISTRATION_RACE,
         # scenarios: real runners on this orchestrator
         "registration/*: one invocation per call": REGISTRATION_RACE,
-        "atomic_service/*: service resumes after its holder is killed": (DEAD_HOLDER_KEEPS_SERVICE),
+        "atomic_service/*: service resumes after its holder is *": (DEAD_HOLDER_KEEPS_SERVICE),
         "crash_recovery/*/pause: a paused runner's writes after it was continued are refused": (
             FORMER_OWNER_OUTCOME_STORED
         ),

@@ -110,6 +110,37 @@ def test_the_atomic_service_recovers_stuck_invocations_after_each_run(
         assert statuses == {InvocationStatus.RUNNING, InvocationStatus.PENDING}
 
 
+def test_a_run_that_lost_the_service_while_paused_leaves_its_follow_ups_to_the_holder(
+    make_app: Callable[..., Pynenc],
+) -> None:
+    """A holder paused past the dead timeout (SIGSTOP, a VM freeze) finishes its run
+    once continued: its record stays ABANDONED, and recovery is left to the runner
+    that holds the service now."""
+    app = make_app(recover_after_atomic_service=True)
+    orchestrator = app.orchestrator
+    assert isinstance(orchestrator, PynencSQLiteOrchestrator)
+    orchestrator.register_runner_heartbeats([kit.OWNER])
+    running = kit.at_status(app, InvocationStatus.RUNNING)
+    dead_after = app.conf.runner_considered_dead_after_minutes * 60
+    with time_machine.travel(datetime.now(UTC), tick=True) as clock:
+        paused = _run(orchestrator, "paused")
+        assert orchestrator.record_atomic_service_execution_start(paused, None)
+        clock.shift(dead_after + 1)
+        holder = _run(orchestrator, "holder")
+        assert orchestrator.record_atomic_service_execution_start(holder, None)
+        orchestrator.finalize_atomic_service_execution(paused, datetime.now(UTC), Status.COMPLETED)
+        assert orchestrator.get_invocation_status(running) == InvocationStatus.RUNNING
+        orchestrator.finalize_atomic_service_execution(holder, datetime.now(UTC), Status.COMPLETED)
+    assert orchestrator.get_invocation_status(running) == InvocationStatus.REROUTED
+    status = {
+        execution.runner_id: execution.status
+        for execution in orchestrator.get_atomic_service_executions_in_timerange(
+            datetime.fromtimestamp(0, UTC), datetime.now(UTC).replace(year=2100)
+        )
+    }
+    assert status == {"paused": Status.ABANDONED, "holder": Status.COMPLETED}
+
+
 def test_a_message_taken_by_a_runner_that_stopped_before_its_claim_is_queued_again(
     tmp_path: Path,
 ) -> None:

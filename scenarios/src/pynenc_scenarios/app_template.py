@@ -27,6 +27,8 @@ from pynenc_contract.backend import load_backend
 
 HERE = Path(__file__).resolve().parent
 PROBE_PATH = HERE / "probe.sqlite3"
+#: Probe key of an atomic-service run's body.
+ATOMIC_SERVICE_KEY = "atomic-service"
 
 _CONFIG = json.loads((HERE / "config.json").read_text())
 app: Pynenc = load_backend(_CONFIG["backend"]).new_app(
@@ -141,14 +143,19 @@ def registered_once(key: str) -> str:
 
 
 def _slow_down_atomic_service(seconds: float) -> None:
-    """Lengthen every atomic-service run so windows and kills are observable."""
+    """Lengthen every atomic-service run so windows, kills and pauses are observable;
+    probe each run's body (key ``atomic-service``)."""
     from pynenc.trigger.base_trigger import BaseTrigger
 
     original = BaseTrigger.trigger_loop_iteration
 
     def slow(self: BaseTrigger, atomic_service_run: object) -> None:
-        time.sleep(seconds)
-        original(self, atomic_service_run)  # type: ignore[arg-type]
+        with probed(ATOMIC_SERVICE_KEY):
+            # Work in 10 ms steps: a pause (SIGSTOP) freezes the work left, as it would
+            # real work, instead of ending one long sleep whose deadline has passed.
+            for _ in range(round(seconds / 0.01)):
+                time.sleep(0.01)
+            original(self, atomic_service_run)  # type: ignore[arg-type]
 
     BaseTrigger.trigger_loop_iteration = slow  # type: ignore[method-assign]
 

@@ -126,6 +126,14 @@ SCENARIO_INVARIANTS = (
     ),
     Invariant("windows of different runners never overlap", ("ATOM-4", "AS-2")),
     Invariant("service resumes after its holder is killed", ("AS-6",)),
+    Invariant("service resumes after its holder is paused", ("AS-6",)),
+    Invariant(
+        "a continued holder's service body never runs alongside another runner's",
+        (),
+        "a runner paused past the dead timeout finishes the atomic-service run it was "
+        "in once continued, whoever holds the service by then (pynenc-17): a runner's "
+        "defect that only real processes show",
+    ),
     Invariant(
         'no "database is locked" in runner logs',
         (),

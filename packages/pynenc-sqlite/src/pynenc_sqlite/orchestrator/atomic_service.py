@@ -114,20 +114,22 @@ class AtomicServiceLog:
         end_time: datetime,
         status: AtomicServiceExecutionStatus,
         reason: str,
-    ) -> None:
-        """Close the RUNNING record; the first terminal status wins.
+    ) -> bool:
+        """Close the RUNNING record; the first terminal status wins. Whether the run
+        still held the service: False when its record was closed before (ABANDONED by
+        another runner's claim while this one was paused, for example).
 
         Without a record for the run, a zero-width one is inserted so the attempt
         stays visible.
         """
         end = epoch(end_time)
-        self.rows.database.write_one(
+        closed = self.rows.database.write_one(
             f"INSERT INTO {Tables.ATOMIC_SERVICE_EXECUTIONS} (app_key, run_id, runner_id,"
             " start_time, end_time, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (app_key, run_id) DO UPDATE SET end_time = excluded.end_time,"
             " status = excluded.status,"
             " reason = CASE WHEN excluded.reason = '' THEN reason ELSE excluded.reason END"
-            " WHERE status = 'running'",
+            " WHERE status = 'running' RETURNING run_id",
             (
                 self.rows.app_key,
                 run.atomic_service_id.atomic_service_run_id,
@@ -138,6 +140,7 @@ class AtomicServiceLog:
                 reason,
             ),
         )
+        return bool(closed)
 
     def _executions(self, where: str, params: Sequence[object]) -> list[AtomicServiceExecution]:
         found = self.rows.fetch(

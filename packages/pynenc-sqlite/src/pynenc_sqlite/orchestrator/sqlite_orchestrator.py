@@ -502,8 +502,16 @@ class PynencSQLiteOrchestrator(OnDatabase, BaseOrchestrator):
         status: AtomicServiceExecutionStatus,
         reason: str = "",
     ) -> None:
-        """Close the RUNNING record; the first terminal status wins."""
-        self.atomic_service.finish(atomic_service_run, end_time, status, reason)
+        """Close the RUNNING record; the first terminal status wins. The service's
+        follow-ups (purges, recovery, retention) run only while the run still held the
+        service: not after a pause past the dead timeout let another runner take it."""
+        if not self.atomic_service.finish(atomic_service_run, end_time, status, reason):
+            self.app.logger.warning(
+                f"atomic service run {atomic_service_run.atomic_service_id.atomic_service_run_id}"
+                " had lost the service before it ended (no heartbeat past the dead timeout);"
+                " its recovery and retention are skipped"
+            )
+            return
         self.purge_atomic_service_executions()
         if self.conf.recover_after_atomic_service:
             self._recover_invocations()
