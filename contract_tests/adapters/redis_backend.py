@@ -25,6 +25,7 @@ from pynenc_contract.pynenc_defects import (
     REGISTRATION_RACE,
     REGISTRATION_RACES,
     RUNNING_CONCURRENCY_RACE,
+    RUNNING_CONCURRENCY_RACES,
     RUNNING_RACES,
 )
 
@@ -148,12 +149,7 @@ ORCHESTRATOR = BackendDescription(
             CLAIM_OUTSIDE_MULTI, strict=False
         ),
         "fanout/*: no body ran more than once": replace(CLAIM_OUTSIDE_MULTI, strict=False),
-        "concurrency/*: never two RUNNING at once for the same key (histories)": (
-            RUNNING_CONCURRENCY_RACE
-        ),
-        "concurrency/*: never two bodies at once for the same key (probes)": (
-            RUNNING_CONCURRENCY_RACE
-        ),
+        **RUNNING_CONCURRENCY_RACES,
         "registration/*: one invocation per call": REGISTRATION_RACE,
         "atomic_service/*: service resumes after its holder is *": STALE_ATOMIC_RECORD,
         "crash_recovery/*/pause: a paused runner's writes after it was continued are refused": (

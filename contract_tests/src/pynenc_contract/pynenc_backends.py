@@ -42,6 +42,7 @@ from pynenc_contract.pynenc_defects import (
     REGISTRATION_RACE,
     REGISTRATION_RACES,
     RUNNING_CONCURRENCY_RACE,
+    RUNNING_CONCURRENCY_RACES,
     RUNNING_RACES,
 )
 
@@ -162,12 +163,7 @@ BUILTIN_SQLITE = BackendDescription(
         "test_runners.py::test_consumed_queues_are_kept_until_given_again": (
             HEARTBEAT_ERASES_QUEUES
         ),
-        "concurrency/*: never two RUNNING at once for the same key (histories)": (
-            RUNNING_CONCURRENCY_RACE
-        ),
-        "concurrency/*: never two bodies at once for the same key (probes)": (
-            RUNNING_CONCURRENCY_RACE
-        ),
+        **RUNNING_CONCURRENCY_RACES,
         REGISTRATION_RACES: REGISTRATION_RACE,
         # scenarios: real runners on this orchestrator
         "registration/*: one invocation per call": REGISTRATION_RACE,

@@ -5,6 +5,8 @@ the tests they break in pynenc's memory and SQLite backends; other backends that
 a defect (pynenc-redis with pynenc's routing races) import them from here.
 """
 
+from dataclasses import replace
+
 from pynenc_contract.backend import KnownFailure, suite_command
 
 REGISTERED_KEEPS_OWNER = KnownFailure(
@@ -34,6 +36,17 @@ RUNNING_CONCURRENCY_RACE = KnownFailure(
     "the race by checking inside the RUNNING transition, as pynenc-sqlite does (CC-1, CC-2)",
     "pynenc-scenarios scenario concurrency --quick --runner ThreadRunner --backend SPEC",
 )
+#: The scenarios' running-concurrency checks on an orchestrator with that race. With
+#: one runner left to race itself after a pause, the histories show it in some runs only.
+RUNNING_CONCURRENCY_RACES = {
+    "concurrency/*/pause: never two RUNNING at once for the same key (histories)": replace(
+        RUNNING_CONCURRENCY_RACE, strict=False
+    ),
+    "concurrency/*: never two RUNNING at once for the same key (histories)": (
+        RUNNING_CONCURRENCY_RACE
+    ),
+    "concurrency/*: never two bodies at once for the same key (probes)": (RUNNING_CONCURRENCY_RACE),
+}
 REGISTRATION_RACE = KnownFailure(
     "pynenc-8",
     "BaseOrchestrator.route_call looks up an existing REGISTERED invocation, then "

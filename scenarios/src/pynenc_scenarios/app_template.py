@@ -54,6 +54,14 @@ def _probe(kind: str, key: str) -> None:
         )
 
 
+def busy(seconds: float) -> None:
+    """Stand for ``seconds`` of work, in 10 ms sleeps: a pause (SIGSTOP) freezes the work
+    left, as it would real work, where one long sleep would end at once when continued
+    (its deadline past)."""
+    for _ in range(round(seconds / 0.01)):
+        time.sleep(0.01)
+
+
 @contextmanager
 def probed(key: str) -> Iterator[None]:
     """Record the start and the end of a task body."""
@@ -67,7 +75,7 @@ def work(index: int, seconds: float) -> int:
     """A task that sleeps; the crash scenario kills or pauses runners while it runs. Its
     result is its process id: whose run stored it."""
     with probed(str(index)):
-        time.sleep(seconds)
+        busy(seconds)
     return os.getpid()
 
 
@@ -87,7 +95,7 @@ def stored(index: int) -> int:
 def fan_child(parent: int, index: int, seconds: float) -> int:
     """A child of ``fan_parent``."""
     with probed(f"{parent}/{index}"):
-        time.sleep(seconds)
+        busy(seconds)
     return index
 
 
@@ -119,7 +127,7 @@ def _wait_for_parents(count: int, timeout: float = 60.0) -> None:
 def exclusive_task(index: int, seconds: float) -> int:
     """At most one invocation of this task may be RUNNING at any time."""
     with probed("task"):
-        time.sleep(seconds)
+        busy(seconds)
     return index
 
 
@@ -131,7 +139,7 @@ def exclusive_task(index: int, seconds: float) -> int:
 def keyed_task(key: str, index: int, seconds: float) -> int:
     """At most one invocation per ``key`` may be RUNNING at any time."""
     with probed(key):
-        time.sleep(seconds)
+        busy(seconds)
     return index
 
 
@@ -151,10 +159,7 @@ def _slow_down_atomic_service(seconds: float) -> None:
 
     def slow(self: BaseTrigger, atomic_service_run: object) -> None:
         with probed(ATOMIC_SERVICE_KEY):
-            # Work in 10 ms steps: a pause (SIGSTOP) freezes the work left, as it would
-            # real work, instead of ending one long sleep whose deadline has passed.
-            for _ in range(round(seconds / 0.01)):
-                time.sleep(0.01)
+            busy(seconds)
             original(self, atomic_service_run)  # type: ignore[arg-type]
 
     BaseTrigger.trigger_loop_iteration = slow  # type: ignore[method-assign]

@@ -56,6 +56,11 @@ BASE_CONFIG: dict[str, Any] = {
     "log_use_colors": False,
 }
 
+#: No cron fires in the runners, for scenarios that run recovery themselves. A
+#: once-a-year schedule is not enough: a cron that never ran fires at the first
+#: atomic-service check, whatever its schedule (pynenc-11).
+SCHEDULER_OFF = {"trigger": {"enable_scheduler": False}}
+
 
 def runner_settings(runner_type: str, slots: int) -> dict[str, Any]:
     """Config sections giving a runner of ``runner_type`` about ``slots`` parallel slots.

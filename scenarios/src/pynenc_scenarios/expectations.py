@@ -12,6 +12,14 @@ from pynenc_contract.backend import find_known
 
 PYNENC = "pynenc 0.4.0"
 
+PAUSED_BODIES_RUN_ON = KnownFailure(
+    "pynenc-15",
+    f"{PYNENC}: a runner paused past the dead timeout (SIGSTOP, a VM freeze) goes on with "
+    "the bodies it was running once continued, although recovery has run them on another "
+    "runner meanwhile; its runner never checks that it still owns them",
+    "pynenc-scenarios scenario crash_recovery --quick --runner ThreadRunner --backend SPEC",
+)
+
 PYNENC_DEFECTS: dict[str, KnownFailure] = {
     "fanout/PR: all invocations registered and SUCCESS (none lost)": KnownFailure(
         "pynenc-1a",
@@ -36,12 +44,9 @@ PYNENC_DEFECTS: dict[str, KnownFailure] = {
         "pynenc-scenarios scenario crash_recovery --quick --runner PersistentProcessRunner "
         "--backend SPEC",
     ),
-    "crash_recovery/*/pause: no invocation ran in two processes at once": KnownFailure(
-        "pynenc-15",
-        f"{PYNENC}: a runner paused past the dead timeout (SIGSTOP, a VM freeze) goes on "
-        "with the bodies it was running once continued, although recovery has run them on "
-        "another runner meanwhile; its runner never checks that it still owns them",
-        "pynenc-scenarios scenario crash_recovery --quick --runner ThreadRunner --backend SPEC",
+    "crash_recovery/*/pause: no invocation ran in two processes at once": PAUSED_BODIES_RUN_ON,
+    "concurrency/*/pause: never two bodies at once for the same key (probes)": (
+        PAUSED_BODIES_RUN_ON
     ),
     "atomic_service/*/pause: a continued holder's service body never runs alongside "
     "another runner's": KnownFailure(

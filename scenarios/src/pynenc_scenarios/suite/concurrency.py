@@ -11,6 +11,14 @@ RUNNING in a later one; the runners pause 0.15 s between the two (as a busy
 machine may), which makes the race deterministic. An orchestrator that checks
 inside its own RUNNING transition is immune to that pause.
 
+Variant ``pause`` (``exclusive_task``; the quick form: the first runner type):
+one runner starts alone and runs an invocation; its process group is stopped
+(SIGSTOP, the nemesis) past the dead timeout, a second runner starts, the
+scenario recovers the paused runner's invocation (pynenc's recovery code, as
+``crash_recovery`` does) and the second runner runs it and the rest. The paused
+runner is continued while the second runs a body; its own body then runs on
+alongside (pynenc-15), but no RUNNING of it may be stored over the new owner's.
+
 Invariants: every invocation ends SUCCESS; from the status histories, no two
 RUNNING periods of the same key overlap; the same from the task bodies' own
 probes; histories replay; no "database is locked" in the logs.
@@ -18,9 +26,10 @@ probes; histories replay; no "database is locked" in the logs.
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 from pynenc_contract import Check
-from pynenc_scenarios.appenv import app_env
+from pynenc_scenarios.appenv import SCHEDULER_OFF, AppEnv, app_env
 from pynenc_scenarios.cases import Case, Options
 from pynenc_scenarios.checks import (
     check_all_succeeded,
@@ -30,17 +39,26 @@ from pynenc_scenarios.checks import (
     running_intervals,
 )
 from pynenc_scenarios.outcome import CaseResult
+from pynenc_scenarios.records import Execution, Wait
 from pynenc_scenarios.scenario import Scenario
 
 NAME = "concurrency"
 RUNNERS, SLOTS, TASK_SECONDS = 2, 2, 0.2
 #: Pause between pynenc's concurrency check and its next status write (see app_template).
 CHECK_DELAY = 0.15
-VARIANTS = {"task": ("exclusive_task", 1), "keys": ("keyed_task", 3)}
+VARIANTS = {
+    "task": ("exclusive_task", 1),
+    "keys": ("keyed_task", 3),
+    "pause": ("exclusive_task", 1),
+}
+#: The pause variant: few longer tasks, so that the paused body has work left.
+PAUSE_TASKS, PAUSE_TASK_SECONDS = 3, 2.0
+DEAD_AFTER_MINUTES = 0.05
 
 
 def plan(opts: Options) -> list[Case]:
-    """Both variants for every runner type (--quick: ``keys`` for the first type only)."""
+    """``task`` for every runner type; ``keys`` and ``pause`` for every one too (--quick:
+    for the first type only)."""
     per_key = 6 if opts.quick else 12
     return [
         Case(
@@ -48,32 +66,49 @@ def plan(opts: Options) -> list[Case]:
             runner,
             opts.backend.name,
             variant,
-            params={"task": task, "keys": keys, "per_key": per_key, "task_seconds": TASK_SECONDS},
+            params={
+                "task": task,
+                "keys": keys,
+                "per_key": PAUSE_TASKS if variant == "pause" else per_key,
+                "task_seconds": PAUSE_TASK_SECONDS if variant == "pause" else TASK_SECONDS,
+            },
         )
         for position, runner in enumerate(opts.runners)
         for variant, (task, keys) in VARIANTS.items()
-        if not (opts.quick and variant == "keys" and position)
+        if not (opts.quick and variant != "task" and position)
     ]
 
 
 def run(case: Case, opts: Options, result: CaseResult) -> None:
-    """Submit everything at once, wait, compare RUNNING periods per key."""
+    """Submit everything at once, run (pausing a runner in the ``pause`` variant), wait,
+    compare RUNNING periods per key."""
     task, keys, per_key = case.params["task"], case.params["keys"], case.params["per_key"]
     total = keys * per_key
+    seconds = case.params["task_seconds"]
     delay = {"SCENARIO_CONCURRENCY_CHECK_DELAY": str(CHECK_DELAY)}
-    with app_env(case, opts, result, slots=SLOTS, runner_env=delay) as env:
+    paused = case.variant == "pause"
+    config = (
+        {"runner_considered_dead_after_minutes": DEAD_AFTER_MINUTES, **SCHEDULER_OFF}
+        if paused
+        else {}
+    )
+    with app_env(case, opts, result, slots=SLOTS, runner_env=delay, config=config) as env:
         function = getattr(env.module, task)
         key_of: dict[str, str] = {}
         for index in range(total):
             key = f"k{index % keys}"
             invocation = (
-                function(key, index, TASK_SECONDS)
+                function(key, index, seconds)
                 if case.variant == "keys"
-                else function(index, TASK_SECONDS)
+                else function(index, seconds)
             )
             key_of[invocation.invocation_id] = key if case.variant == "keys" else "task"
-        env.start_runners(RUNNERS)
-        wait = env.wait_final([task], total, timeout=120 if opts.quick else 300, stall=30)
+        timeout = 120 if opts.quick else 300
+        if paused:
+            wait = _run_with_a_pause(env, result, task, total, timeout)
+        else:
+            env.start_runners(RUNNERS)
+            wait = env.wait_final([task], total, timeout=timeout, stall=30)
         env.stop_all()
         until = time.time()
         histories = env.histories([task])
@@ -115,8 +150,61 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
         result.add(check_no_locked(env.logs(), result.metrics))
 
 
+def _run_with_a_pause(
+    env: AppEnv, result: CaseResult, task: str, total: int, timeout: float
+) -> Wait:
+    """Pause the first runner early in a body past the dead timeout; a second runner
+    takes over once the invocation is recovered (by the scenario too, once past the
+    dead timeout); continue the first as the second starts a body; wait for every
+    invocation and for the continued body's end."""
+    dead_seconds = DEAD_AFTER_MINUTES * 60
+    victim = env.start_identified_runner()
+    _wait_body(env, lambda r: r.runner_id == victim.runner_id, timeout)
+    with result.nemesis.paused(victim):
+        paused_at = time.time()
+        survivor = env.start_identified_runner()
+
+        def recover() -> None:
+            if time.time() - paused_at > dead_seconds + 0.5:
+                env.recover_now()
+
+        _wait_body(env, lambda r: r.runner_id == survivor.runner_id, timeout, recover)
+    wait = env.wait_final([task], total, timeout=timeout, stall=30)
+    result.metrics["paused_seconds"] = round(result.nemesis.faults[0].seconds, 1)
+    deadline = time.time() + timeout
+    while any(r.end is None for r in env.probes() if r.runner_id == victim.runner_id):
+        if time.time() > deadline:
+            raise TimeoutError(f"the continued runner's body did not end within {timeout:g}s")
+        time.sleep(0.1)
+    return wait
+
+
+def _wait_body(
+    env: AppEnv,
+    whose: Callable[[Execution], bool],
+    timeout: float,
+    on_tick: Callable[[], None] = lambda: None,
+) -> None:
+    """Wait until a body of ``whose`` has just started (its probe, less than 0.5 s ago),
+    calling ``on_tick`` between looks."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if any(r.end is None and time.time() - r.start < 0.5 for r in env.probes() if whose(r)):
+            return
+        on_tick()
+        time.sleep(0.05)
+    raise TimeoutError(f"no body started within {timeout:g}s")
+
+
 SCENARIO = Scenario(
     plan,
     run,
-    headline=("running_overlaps", "body_overlaps", "seconds", "max_overlap_s", "reroutes"),
+    headline=(
+        "running_overlaps",
+        "body_overlaps",
+        "seconds",
+        "max_overlap_s",
+        "reroutes",
+        "paused_seconds",
+    ),
 )

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord
 
 from pynenc_contract import Check
-from pynenc_scenarios.appenv import AppEnv, app_env
+from pynenc_scenarios.appenv import SCHEDULER_OFF, AppEnv, app_env
 from pynenc_scenarios.cases import Case, Options
 from pynenc_scenarios.checks import (
     check_all_succeeded,
@@ -49,9 +49,6 @@ NAME = "crash_recovery"
 SLOTS = TASKS = 2
 DEAD_AFTER_MINUTES = 0.05
 TASK_SECONDS = {"group": 1.0, "parent-only": 5.0, "pause": 1.0}
-#: No cron fires in the runners. A once-a-year schedule is not enough: a cron that
-#: never ran fires at the first atomic-service check, whatever its schedule (pynenc-11).
-SCHEDULER_OFF = {"trigger": {"enable_scheduler": False}}
 #: Runner types whose workers are processes (a parent-only kill leaves orphans);
 #: the quick form keeps the one whose orphans also take new work.
 PARENT_ONLY = {
