@@ -20,6 +20,7 @@ from pynenc_contract.backend import REDIS_URL_ENV
 from pynenc_contract.pynenc_defects import (
     BLOCKING_NOT_OLDEST_FIRST,
     DEAD_HOLDER,
+    FORMER_OWNER_FINISHES,
     FORMER_OWNER_OUTCOME_STORED,
     REGISTERED_KEEPS_OWNER,
     REGISTRATION_RACE,
@@ -110,6 +111,7 @@ BACKEND = BackendDescription(
             BLOCKING_NOT_OLDEST_FIRST
         ),
         DEAD_HOLDER: STALE_ATOMIC_RECORD,
+        FORMER_OWNER_FINISHES: FORMER_OWNER_OUTCOME_STORED,
         RUNNING_RACES: RUNNING_CONCURRENCY_RACE,
         REGISTRATION_RACES: REDIS_BROKER_PRE_0_4,
         "test_concurrency.py::test_one_process_wins_each_claim": CLAIM_OUTSIDE_MULTI,

@@ -32,6 +32,7 @@ from pynenc_contract.pynenc_defects import (
     BUILTIN_RUN_CLAIM_RACE_THREADS,
     DEAD_HOLDER,
     DEAD_HOLDER_KEEPS_SERVICE,
+    FORMER_OWNER_FINISHES,
     FORMER_OWNER_OUTCOME_STORED,
     HEARTBEAT_ERASES_QUEUES,
     HISTORY_ENTRIES_REPLACED,
@@ -49,6 +50,7 @@ from pynenc_contract.pynenc_defects import (
 #: Tests that fail on both of pynenc's orchestrators.
 _SHARED = {
     DEAD_HOLDER: DEAD_HOLDER_KEEPS_SERVICE,
+    FORMER_OWNER_FINISHES: FORMER_OWNER_OUTCOME_STORED,
     RUNNING_RACES: RUNNING_CONCURRENCY_RACE,
     "test_lookups.py::test_pages_are_newest_registration_first": PAGES_BY_LAST_CHANGE,
     "test_lookups.py::test_paging_neither_skips_nor_repeats_while_statuses_change": (

@@ -69,7 +69,7 @@ FORMER_OWNER_OUTCOME_STORED = KnownFailure(
     "outcome in the state backend, then changes the status: a runner that lost the "
     "invocation (paused past the dead timeout while recovery had another runner run it) "
     "overwrites the new owner's result before its SUCCESS is refused; pynenc-sqlite "
-    "checks the change first, in one transaction with its state backend",
+    "checks the change first, in one transaction with its state backend (REC-3)",
     "pynenc-scenarios scenario crash_recovery --quick --runner ThreadRunner "
     "--backend pynenc_contract.pynenc_backends:BUILTIN_SQLITE",
 )
@@ -78,6 +78,7 @@ FORMER_OWNER_OUTCOME_STORED = KnownFailure(
 RUNNING_RACES = "test_concurrency_control.py::test_running_concurrency_holds_among_*"
 REGISTRATION_RACES = "test_concurrency_control.py::test_registration_concurrency_holds_among_*"
 DEAD_HOLDER = "test_atomic_service.py::test_a_dead_holder_does_not_keep_the_service"
+FORMER_OWNER_FINISHES = "test_runners.py::test_a_former_owner_cannot_finish_a_recovered_invocation*"
 
 #: pynenc's backends, on which a component defect below is reproduced.
 _MEMORY = "pynenc_contract.pynenc_backends:MEMORY"

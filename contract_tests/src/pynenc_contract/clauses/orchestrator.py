@@ -259,6 +259,14 @@ CLAUSES = (
         ("_get_running_invocations_for_recovery",),
     ),
     Clause(
+        "REC-3",
+        "A former owner cannot finish a recovered invocation",
+        "Once a dead runner's invocation was recovered and run by another runner, "
+        "set_invocation_result and set_invocation_exception of the former owner raise "
+        "and store nothing: the status, result and exception stay the new owner's.",
+        ("set_invocation_result", "set_invocation_exception"),
+    ),
+    Clause(
         "AS-1",
         "Atomic-service claim",
         "A RUNNING start with no active execution returns True and the execution is "

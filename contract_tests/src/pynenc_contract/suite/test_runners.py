@@ -2,9 +2,12 @@
 
 import time
 
+import pytest
 import time_machine
 from pynenc import Pynenc
+from pynenc.exceptions import InvocationStatusOwnershipError, InvocationStatusTransitionError
 from pynenc.invocation.status import InvocationStatus
+from pynenc.runner.runner_context import RunnerContext
 
 from pynenc_contract import kit
 from pynenc_contract.clauses import clause
@@ -81,3 +84,31 @@ def test_running_invocations_of_dead_runners_are_found(
     clock.shift(TIMEOUT + 5)
     orchestrator.register_runner_heartbeats(["alive"])
     assert list(orchestrator._get_running_invocations_for_recovery(TIMEOUT)) == [dead_owned]
+
+
+@clause("REC-3")
+@pytest.mark.parametrize("outcome", ["result", "exception"])
+def test_a_former_owner_cannot_finish_a_recovered_invocation(app: Pynenc, outcome: str) -> None:
+    """A runner paused past the dead timeout (a VM freeze) wakes up and finishes what
+    recovery gave to another runner, which has finished it meanwhile."""
+    (invocation,) = kit.invocations(app)
+    invocation_id = invocation.invocation_id
+    orchestrator = app.orchestrator
+    former, owner = (RunnerContext("ContractRunner", runner_id=r) for r in (kit.OWNER, kit.OTHER))
+    kit.walk(app, invocation_id, kit.path_to(InvocationStatus.RUNNING))
+    for status in (InvocationStatus.RUNNING_RECOVERY, InvocationStatus.REROUTED):
+        orchestrator._atomic_status_transition(invocation_id, status, kit.OTHER)
+    for status in (InvocationStatus.PENDING, InvocationStatus.RUNNING):
+        orchestrator._atomic_status_transition(invocation_id, status, kit.OTHER)
+    orchestrator.set_invocation_result(invocation, 3, owner)
+    refused = pytest.raises((InvocationStatusOwnershipError, InvocationStatusTransitionError))
+    if outcome == "result":
+        with refused:
+            orchestrator.set_invocation_result(invocation, 99, former)
+    else:
+        with refused:
+            orchestrator.set_invocation_exception(invocation, ValueError("late"), former)
+    assert orchestrator.get_invocation_status(invocation_id) == InvocationStatus.SUCCESS
+    assert app.state_backend.get_result(invocation_id) == 3
+    with pytest.raises(Exception):  # noqa: B017, PT011 - no exception stored
+        app.state_backend.get_exception(invocation_id)
