@@ -163,6 +163,20 @@ class Records:
                 finished.end = ts
         return runs
 
+    def wait_bodies_ended(
+        self,
+        pick: Callable[[list["Execution"]], Iterable["Execution"]],
+        what: str,
+        timeout: float = 30.0,
+    ) -> None:
+        """Wait until every body that ``pick`` takes from the probes has ended."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if all(run.end is not None for run in pick(self.probes())):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"{what} did not end within {timeout:g}s")
+
     def atomic_executions(self, since: float) -> list[AtomicServiceExecution]:
         """Atomic-service execution records from ``since`` until now."""
         start = datetime.fromtimestamp(since, tz=UTC)

@@ -104,7 +104,10 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
                 resumed = _wait_resumed(env, victim.runner_id, hit_at, resume_timeout)
                 if resumed is not None:  # continue it as another runner's body starts
                     _holder(env, [r for r in runners if r is not victim], 4 * CYCLE_SECONDS)
-            _wait_service_bodies_ended(env, victim)
+            env.wait_bodies_ended(
+                lambda runs: _service_bodies(runs, env, victim.runner_id),
+                "the continued holder's service run",
+            )
             result.metrics["paused_seconds"] = round(result.nemesis.faults[0].seconds, 1)
         else:
             victim.signal_group(signal.SIGKILL)
@@ -157,7 +160,7 @@ def _check_overlap_after_resume(env: AppEnv, result: CaseResult, victim: Managed
     (from the probes); it was continued as another runner's body started."""
     (pause,) = result.nemesis.faults
     now = time.time()
-    bodies = _service_bodies(env)
+    bodies = _service_bodies(env.probes(), env)
     after_resume = [
         (str(b.pid), max(b.start, pause.end), b.end or now)
         for b in bodies
@@ -178,19 +181,12 @@ def _check_overlap_after_resume(env: AppEnv, result: CaseResult, victim: Managed
     )
 
 
-def _service_bodies(env: AppEnv) -> list[Execution]:
-    """The atomic-service bodies the runners probed."""
-    return [r for r in env.probes() if r.key == env.module.ATOMIC_SERVICE_KEY]
-
-
-def _wait_service_bodies_ended(env: AppEnv, victim: ManagedProcess, timeout: float = 30.0) -> None:
-    """Wait until the continued holder's service body has ended (its probe)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if all(b.end is not None for b in _service_bodies(env) if b.runner_id == victim.runner_id):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"the continued holder's service run did not end within {timeout:g}s")
+def _service_bodies(
+    runs: list[Execution], env: AppEnv, runner_id: str | None = None
+) -> list[Execution]:
+    """The atomic-service bodies among probed ``runs`` (of ``runner_id`` only, if given)."""
+    key = env.module.ATOMIC_SERVICE_KEY
+    return [r for r in runs if r.key == key and runner_id in (None, r.runner_id)]
 
 
 def _wait_completed_runs(env: AppEnv, since: float, count: int, cycle_seconds: float) -> None:
@@ -218,7 +214,7 @@ def _holder(
     while time.time() < deadline:
         early = {
             b.runner_id
-            for b in _service_bodies(env)
+            for b in _service_bodies(env.probes(), env)
             if b.end is None and time.time() - b.start < SERVICE_DELAY / 3
         }
         for execution in env.app.orchestrator.get_active_atomic_service_executions():

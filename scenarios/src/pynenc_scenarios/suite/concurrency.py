@@ -171,11 +171,11 @@ def _run_with_a_pause(
         _wait_body(env, lambda r: r.runner_id == survivor.runner_id, timeout, recover)
     wait = env.wait_final([task], total, timeout=timeout, stall=30)
     result.metrics["paused_seconds"] = round(result.nemesis.faults[0].seconds, 1)
-    deadline = time.time() + timeout
-    while any(r.end is None for r in env.probes() if r.runner_id == victim.runner_id):
-        if time.time() > deadline:
-            raise TimeoutError(f"the continued runner's body did not end within {timeout:g}s")
-        time.sleep(0.1)
+    env.wait_bodies_ended(
+        lambda runs: (r for r in runs if r.runner_id == victim.runner_id),
+        "the continued runner's body",
+        timeout,
+    )
     return wait
 
 

@@ -24,7 +24,7 @@ continued is stored, status or result; no "database is locked" in the logs.
 import signal
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord
@@ -111,7 +111,9 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
             wait = env.wait_final(["work"], TASKS, timeout=timeout, on_tick=recover)
         kill_to_done = time.time() - killed_at
         if case.variant == "pause":
-            _wait_bodies_ended(env, set(ids), victim.runner_id)
+            env.wait_bodies_ended(
+                _on_victim(env, set(ids), victim.runner_id), "the continued victim's bodies"
+            )
         env.stop_all()
         stopped_at = time.time()
 
@@ -261,16 +263,17 @@ def _check_late_writes_refused(
     )
 
 
-def _wait_bodies_ended(env: AppEnv, ids: set[str], victim: str, timeout: float = 30.0) -> None:
-    """Wait until every body the continued victim was running has ended (its probes)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        runs = [r for r in env.probes() if r.invocation_id in ids]
+def _on_victim(
+    env: AppEnv, ids: set[str], victim: str
+) -> Callable[[list[Execution]], list[Execution]]:
+    """Picks from the probes the bodies of ``ids`` that ran on the victim (or its workers)."""
+
+    def pick(runs: list[Execution]) -> list[Execution]:
+        runs = [r for r in runs if r.invocation_id in ids]
         roots = env.roots(r.runner_id for r in runs)
-        if all(r.end is not None for r in runs if roots.get(r.runner_id, r.runner_id) == victim):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"the continued victim's bodies did not end within {timeout:g}s")
+        return [r for r in runs if roots.get(r.runner_id, r.runner_id) == victim]
+
+    return pick
 
 
 def _config(wait_cron: bool) -> dict[str, object]:
