@@ -28,6 +28,8 @@ from pynenc_contract.pynenc_defects import (
     RUNNING_CONCURRENCY_RACE,
     RUNNING_CONCURRENCY_RACES,
     RUNNING_RACES,
+    WALL_CLOCK_STEP,
+    clock_step_races,
 )
 
 
@@ -47,6 +49,15 @@ STALE_ATOMIC_RECORD = KnownFailure(
     "claim is BLOCKED (as pynenc-4 in the built-in; AS-6)",
     "pynenc-scenarios scenario atomic_service --quick "
     "--backend adapters.redis_backend:ORCHESTRATOR",
+)
+CLIENT_CLOCK_LIVENESS = KnownFailure(
+    "pynenc-redis 0.3.0: liveness on the client's wall clock",
+    "heartbeats are stamped and judged with the wall clock of the process that writes or "
+    "reads them, not the redis server's TIME: a step of one host's clock past the dead "
+    "timeout makes live runners inactive and their RUNNING invocations due for recovery "
+    "(as pynenc-19 in pynenc's orchestrators; RUN-3)",
+    "pytest --pyargs pynenc_contract.suite -k wall_clock_step --contract-backend "
+    "adapters.redis_backend:BACKEND",
 )
 HEARTBEAT_WITHOUT_QUEUES = KnownFailure(
     "pynenc-redis 0.3.0: register_runner_heartbeats lacks consumed_queues",
@@ -112,6 +123,7 @@ BACKEND = BackendDescription(
         ),
         DEAD_HOLDER: STALE_ATOMIC_RECORD,
         FORMER_OWNER_FINISHES: FORMER_OWNER_OUTCOME_STORED,
+        WALL_CLOCK_STEP: CLIENT_CLOCK_LIVENESS,
         RUNNING_RACES: RUNNING_CONCURRENCY_RACE,
         REGISTRATION_RACES: REDIS_BROKER_PRE_0_4,
         "test_concurrency.py::test_one_process_wins_each_claim": CLAIM_OUTSIDE_MULTI,
@@ -157,5 +169,6 @@ ORCHESTRATOR = BackendDescription(
         "crash_recovery/*/pause: a paused runner's writes after it was continued are refused": (
             FORMER_OWNER_OUTCOME_STORED
         ),
+        **clock_step_races(CLIENT_CLOCK_LIVENESS),
     },
 )

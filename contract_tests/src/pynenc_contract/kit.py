@@ -1,10 +1,13 @@
 """Helpers the contract tests share: tasks, registered invocations, status walks."""
 
+import time
 from collections import deque
 from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+import pytest
+import time_machine
 from pynenc.arguments import Arguments
 from pynenc.call import Call
 from pynenc.identifiers.task_id import TaskId
@@ -17,6 +20,33 @@ if TYPE_CHECKING:
     from pynenc import Pynenc
     from pynenc.identifiers.invocation_id import InvocationId
     from pynenc.task import Task
+
+
+class Clock:
+    """This process's clocks, which the suite moves instead of sleeping; both keep ticking.
+
+    :meth:`shift` stands for time passing: the wall clock (``time.time``,
+    ``datetime.now``: time-machine) and ``time.monotonic`` move together, so that a
+    backend may judge time by either. :meth:`step` moves the wall clock alone, as an
+    NTP step or a resume from suspend does. ``time.monotonic`` is moved where it is
+    looked up, on the ``time`` module: code that bound it earlier does not see a shift.
+    """
+
+    def __init__(self, traveller: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch):
+        self._traveller = traveller
+        self._monotonic_offset = 0.0
+        real_monotonic = time.monotonic
+        monkeypatch.setattr(time, "monotonic", lambda: real_monotonic() + self._monotonic_offset)
+
+    def shift(self, seconds: float) -> None:
+        """Let ``seconds`` pass at once."""
+        self._traveller.shift(seconds)
+        self._monotonic_offset += seconds
+
+    def step(self, seconds: float) -> None:
+        """Step the wall clock by ``seconds`` while no time passes."""
+        self._traveller.shift(seconds)
+
 
 REGISTRAR = "registrar"
 OWNER = "runner-owner"

@@ -45,6 +45,9 @@ from pynenc_contract.pynenc_defects import (
     RUNNING_CONCURRENCY_RACE,
     RUNNING_CONCURRENCY_RACES,
     RUNNING_RACES,
+    WALL_CLOCK_LIVENESS,
+    WALL_CLOCK_STEP,
+    clock_step_races,
 )
 
 #: Tests that fail on both of pynenc's orchestrators.
@@ -52,6 +55,7 @@ _SHARED = {
     DEAD_HOLDER: DEAD_HOLDER_KEEPS_SERVICE,
     FORMER_OWNER_FINISHES: FORMER_OWNER_OUTCOME_STORED,
     RUNNING_RACES: RUNNING_CONCURRENCY_RACE,
+    WALL_CLOCK_STEP: WALL_CLOCK_LIVENESS,
     "test_lookups.py::test_pages_are_newest_registration_first": PAGES_BY_LAST_CHANGE,
     "test_lookups.py::test_paging_neither_skips_nor_repeats_while_statuses_change": (
         PAGES_BY_LAST_CHANGE
@@ -173,5 +177,6 @@ BUILTIN_SQLITE = BackendDescription(
         "crash_recovery/*/pause: a paused runner's writes after it was continued are refused": (
             FORMER_OWNER_OUTCOME_STORED
         ),
+        **clock_step_races(WALL_CLOCK_LIVENESS),
     },
 )

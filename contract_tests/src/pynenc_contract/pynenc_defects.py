@@ -74,11 +74,36 @@ FORMER_OWNER_OUTCOME_STORED = KnownFailure(
     "--backend pynenc_contract.pynenc_backends:BUILTIN_SQLITE",
 )
 
+WALL_CLOCK_LIVENESS = KnownFailure(
+    "pynenc-19",
+    "pynenc's orchestrators (memory and SQLite) judge a runner's liveness by the age of "
+    "its last heartbeat on the wall clock: a step of the wall clock past the dead timeout "
+    "(an NTP step, a resume from suspend) makes every live runner inactive and its "
+    "RUNNING invocations due for recovery until its next heartbeat; under real runners "
+    "recovery runs their bodies again and another runner takes the atomic service from "
+    "its live holder. pynenc-sqlite judges liveness by time.monotonic, one clock for "
+    "every process of the host, which steps do not move (RUN-3)",
+    "pytest --pyargs pynenc_contract.suite -k wall_clock_step --contract-backend "
+    "pynenc_contract.pynenc_backends:BUILTIN_SQLITE",
+)
+
+
+def clock_step_races(defect: KnownFailure) -> dict[str, KnownFailure]:
+    """The clock-jump scenario's checks on an orchestrator that judges liveness by the
+    wall clock (``defect``): only a recovery or a claim that comes between the step and
+    the runners' next heartbeats shows it, in some runs."""
+    return {
+        f"clock_jump/*: {check}": replace(defect, strict=False)
+        for check in ("no body ran more than once", "windows of different runners never overlap")
+    }
+
+
 #: Test ids of the running- and registration-concurrency races (CC-1, CC-2, CC-3).
 RUNNING_RACES = "test_concurrency_control.py::test_running_concurrency_holds_among_*"
 REGISTRATION_RACES = "test_concurrency_control.py::test_registration_concurrency_holds_among_*"
 DEAD_HOLDER = "test_atomic_service.py::test_a_dead_holder_does_not_keep_the_service"
 FORMER_OWNER_FINISHES = "test_runners.py::test_a_former_owner_cannot_finish_a_recovered_invocation*"
+WALL_CLOCK_STEP = "test_runners.py::test_a_wall_clock_step_leaves_live_runners_alive"
 
 #: pynenc's backends, on which a component defect below is reproduced.
 _MEMORY = "pynenc_contract.pynenc_backends:MEMORY"

@@ -5,12 +5,15 @@ import signal
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from pynenc import Pynenc
 
+from pynenc_contract.kit import Clock
 from pynenc_scenarios.processes import ManagedProcess, child_environment
 from pynenc_sqlite import PynencSQLiteOrchestrator
 from pynenc_sqlite.conf.config_orchestrator import CONFIG_SECTION
@@ -125,3 +128,10 @@ def orchestrator(make_app: AppFactory) -> PynencSQLiteOrchestrator:
     orchestrator = make_app().orchestrator
     assert isinstance(orchestrator, PynencSQLiteOrchestrator)
     return orchestrator
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    """This process's wall and monotonic clocks, moved together by ``clock.shift``."""
+    with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
+        yield Clock(traveller, monkeypatch)

@@ -8,11 +8,9 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import time_machine
 from pynenc.builder import PynencBuilder
 from pynenc.invocation.status import InvocationStatus
 
@@ -325,16 +323,16 @@ def test_a_backup_while_a_process_writes_is_sound_and_consistent(
 
 
 def test_stuck_lists_what_recovery_should_reach_and_why(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clock: kit.Clock
 ) -> None:
     path = tmp_path / "stuck.sqlite3"
     app = PynencBuilder().app_id("shop").sqlite_stack(str(path)).build()
     orphan, alive, waiting, unseen = kit.registered(app, 4)
-    with time_machine.travel(datetime.now(UTC) - timedelta(minutes=20), tick=False):
-        app.orchestrator.register_runner_heartbeats([kit.OWNER])
-        kit.walk(app, orphan, kit.path_to(InvocationStatus.RUNNING))
-    with time_machine.travel(datetime.now(UTC) - timedelta(seconds=60), tick=False):
-        kit.walk(app, waiting, kit.path_to(InvocationStatus.PENDING))
+    app.orchestrator.register_runner_heartbeats([kit.OWNER])
+    kit.walk(app, orphan, kit.path_to(InvocationStatus.RUNNING))
+    clock.shift(19 * 60)
+    kit.walk(app, waiting, kit.path_to(InvocationStatus.PENDING))
+    clock.shift(60)
     app.orchestrator.register_runner_heartbeats([kit.OTHER])
     for invocation_id, runner in ((alive, kit.OTHER), (unseen, "runner-unseen")):
         for status in kit.path_to(InvocationStatus.RUNNING):

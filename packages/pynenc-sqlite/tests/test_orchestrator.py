@@ -59,18 +59,15 @@ def test_starting_the_same_run_twice_is_accepted_once(
 
 
 def test_a_dead_runners_running_record_does_not_block_the_service_forever(
-    orchestrator: PynencSQLiteOrchestrator,
+    orchestrator: PynencSQLiteOrchestrator, clock: kit.Clock
 ) -> None:
     """pynenc 0.4 leaves a killed runner's RUNNING record in place; ours closes it."""
     dead_after = orchestrator.app.conf.runner_considered_dead_after_minutes * 60
-    with time_machine.travel(datetime.now(UTC), tick=True) as clock:
-        assert orchestrator.record_atomic_service_execution_start(
-            _run(orchestrator, "killed"), None
-        )
-        clock.shift(dead_after / 2)
-        assert not orchestrator.record_atomic_service_execution_start(_run(orchestrator, "b"), None)
-        clock.shift(dead_after)
-        assert orchestrator.record_atomic_service_execution_start(_run(orchestrator, "c"), None)
+    assert orchestrator.record_atomic_service_execution_start(_run(orchestrator, "killed"), None)
+    clock.shift(dead_after / 2)
+    assert not orchestrator.record_atomic_service_execution_start(_run(orchestrator, "b"), None)
+    clock.shift(dead_after)
+    assert orchestrator.record_atomic_service_execution_start(_run(orchestrator, "c"), None)
     (active,) = orchestrator.get_active_atomic_service_executions()
     assert active.runner_id == "c"
     start = datetime.fromtimestamp(0, UTC)
@@ -84,9 +81,37 @@ def test_a_dead_runners_running_record_does_not_block_the_service_forever(
     assert "sent no heartbeat" in by_runner["killed"].reason
 
 
+def test_wall_clock_steps_neither_kill_live_runners_nor_revive_dead_ones(
+    orchestrator: PynencSQLiteOrchestrator, clock: kit.Clock
+) -> None:
+    """An NTP step or a resume from suspend moves every process's wall clock at once:
+    liveness is judged by ``time.monotonic``, which such steps do not move."""
+    timeout = 60.0
+    running = {}
+    for runner in ("live", "dead"):
+        (running[runner],) = kit.registered(orchestrator.app)
+        orchestrator.register_runner_heartbeats([runner], can_run_atomic_service=True)
+        for status in kit.path_to(InvocationStatus.RUNNING):
+            orchestrator._atomic_status_transition(running[runner], status, runner)
+    assert orchestrator.record_atomic_service_execution_start(_run(orchestrator, "live"), None)
+    step = orchestrator.app.conf.runner_considered_dead_after_minutes * 60 + timeout
+    clock.step(step)
+    assert {r.runner_id for r in orchestrator._get_active_runners(timeout, None)} == {
+        "live",
+        "dead",
+    }
+    assert list(orchestrator._get_running_invocations_for_recovery(timeout)) == []
+    assert not orchestrator.record_atomic_service_execution_start(_run(orchestrator, "b"), None)
+    clock.shift(timeout + 1)
+    orchestrator.register_runner_heartbeats(["live"], can_run_atomic_service=True)
+    clock.step(-step)
+    assert [r.runner_id for r in orchestrator._get_active_runners(timeout, None)] == ["live"]
+    assert list(orchestrator._get_running_invocations_for_recovery(timeout)) == [running["dead"]]
+
+
 @pytest.mark.parametrize("recover", [True, False])
 def test_the_atomic_service_recovers_stuck_invocations_after_each_run(
-    make_app: Callable[..., Pynenc], recover: bool
+    make_app: Callable[..., Pynenc], clock: kit.Clock, recover: bool
 ) -> None:
     """Recovery without waiting for pynenc's recovery crons (at most once a minute):
     a dead runner's RUNNING invocation and one PENDING for too long are rerouted."""
@@ -97,11 +122,10 @@ def test_the_atomic_service_recovers_stuck_invocations_after_each_run(
     running = kit.at_status(app, InvocationStatus.RUNNING)
     pending = kit.at_status(app, InvocationStatus.PENDING)
     dead_after = app.conf.runner_considered_dead_after_minutes * 60
-    with time_machine.travel(datetime.now(UTC), tick=True) as clock:
-        clock.shift(dead_after + 1)
-        run = _run(orchestrator, "live")
-        assert orchestrator.record_atomic_service_execution_start(run, None)
-        orchestrator.finalize_atomic_service_execution(run, datetime.now(UTC), Status.COMPLETED)
+    clock.shift(dead_after + 1)
+    run = _run(orchestrator, "live")
+    assert orchestrator.record_atomic_service_execution_start(run, None)
+    orchestrator.finalize_atomic_service_execution(run, datetime.now(UTC), Status.COMPLETED)
     statuses = {orchestrator.get_invocation_status(i) for i in (running, pending)}
     if recover:
         assert statuses == {InvocationStatus.REROUTED}
@@ -111,7 +135,7 @@ def test_the_atomic_service_recovers_stuck_invocations_after_each_run(
 
 
 def test_a_run_that_lost_the_service_while_paused_leaves_its_follow_ups_to_the_holder(
-    make_app: Callable[..., Pynenc],
+    make_app: Callable[..., Pynenc], clock: kit.Clock
 ) -> None:
     """A holder paused past the dead timeout (SIGSTOP, a VM freeze) finishes its run
     once continued: its record stays ABANDONED, and recovery is left to the runner
@@ -122,15 +146,14 @@ def test_a_run_that_lost_the_service_while_paused_leaves_its_follow_ups_to_the_h
     orchestrator.register_runner_heartbeats([kit.OWNER])
     running = kit.at_status(app, InvocationStatus.RUNNING)
     dead_after = app.conf.runner_considered_dead_after_minutes * 60
-    with time_machine.travel(datetime.now(UTC), tick=True) as clock:
-        paused = _run(orchestrator, "paused")
-        assert orchestrator.record_atomic_service_execution_start(paused, None)
-        clock.shift(dead_after + 1)
-        holder = _run(orchestrator, "holder")
-        assert orchestrator.record_atomic_service_execution_start(holder, None)
-        orchestrator.finalize_atomic_service_execution(paused, datetime.now(UTC), Status.COMPLETED)
-        assert orchestrator.get_invocation_status(running) == InvocationStatus.RUNNING
-        orchestrator.finalize_atomic_service_execution(holder, datetime.now(UTC), Status.COMPLETED)
+    paused = _run(orchestrator, "paused")
+    assert orchestrator.record_atomic_service_execution_start(paused, None)
+    clock.shift(dead_after + 1)
+    holder = _run(orchestrator, "holder")
+    assert orchestrator.record_atomic_service_execution_start(holder, None)
+    orchestrator.finalize_atomic_service_execution(paused, datetime.now(UTC), Status.COMPLETED)
+    assert orchestrator.get_invocation_status(running) == InvocationStatus.RUNNING
+    orchestrator.finalize_atomic_service_execution(holder, datetime.now(UTC), Status.COMPLETED)
     assert orchestrator.get_invocation_status(running) == InvocationStatus.REROUTED
     status = {
         execution.runner_id: execution.status

@@ -7,6 +7,9 @@ app the same way. Task bodies record their execution windows in
 ``probe.sqlite3`` (one row per start and end, with the invocation id and pid),
 which is how the scenarios see what actually ran and how often.
 
+With ``SCENARIO_CLOCK_FILE`` set, a process follows that shared clock (see
+:func:`follow_shared_clock`); probes still record the host's time.
+
 The registration scenario's client processes call :func:`register_client`.
 """
 
@@ -14,6 +17,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -36,6 +40,10 @@ app: Pynenc = load_backend(_CONFIG["backend"]).new_app(
 )
 
 
+#: Seconds this process adds to its wall clock, following the shared clock.
+_clock_offset = 0.0
+
+
 def _probe(kind: str, key: str) -> None:
     invocation = context.get_dist_invocation_context(app.app_id)
     runner = context.get_runner_context(app.app_id)
@@ -44,7 +52,7 @@ def _probe(kind: str, key: str) -> None:
             "INSERT INTO probe (ts, kind, invocation_id, key, pid, runner_id) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (
-                time.time(),
+                time.time() - _clock_offset,
                 kind,
                 invocation.invocation_id if invocation else "",
                 key,
@@ -190,6 +198,50 @@ def _widen_concurrency_checks(seconds: float) -> None:
         setattr(BaseOrchestrator, name, widened)
 
 
+def follow_shared_clock(clock: Path) -> None:
+    """Add the offset ``clock`` holds to this process's wall clock, now and whenever it
+    changes (polled every 20 ms), in this process and in its forked children.
+
+    Every process of a case follows one file, so that one write steps all their
+    clocks at once, as an NTP step or a resume from suspend steps a host's:
+    ``time.time`` and ``datetime.now`` move (time-machine), ``time.monotonic`` does
+    not. Each process acknowledges the offset it applies in ``<clock>.<pid>``.
+    """
+    import time_machine
+
+    from pynenc_scenarios.nemesis import read_offset
+
+    travellers: list[time_machine.travel] = []
+
+    def apply(offset: float) -> None:
+        global _clock_offset  # noqa: PLW0603 - the probes subtract it
+        while travellers:
+            travellers.pop().stop()
+        if offset:
+            travellers.append(time_machine.travel(time.time() + offset, tick=True))
+            travellers[-1].start()
+        _clock_offset = offset
+        ack = clock.with_name(f"{clock.name}.{os.getpid()}")
+        staging = ack.with_name(f"{ack.name}-new")
+        staging.write_text(repr(offset))
+        staging.replace(ack)
+
+    def follow() -> None:
+        apply(read_offset(clock))
+        while True:
+            if (offset := read_offset(clock)) != _clock_offset:
+                apply(offset)
+            time.sleep(0.02)
+
+    def start() -> None:
+        threading.Thread(target=follow, name="shared-clock", daemon=True).start()
+
+    os.register_at_fork(after_in_child=start)
+    start()
+
+
+if _clock := os.environ.get("SCENARIO_CLOCK_FILE"):
+    follow_shared_clock(Path(_clock))
 if _delay := float(os.environ.get("SCENARIO_ATOMIC_SERVICE_DELAY") or 0):
     _slow_down_atomic_service(_delay)
 if _delay := float(os.environ.get("SCENARIO_CONCURRENCY_CHECK_DELAY") or 0):

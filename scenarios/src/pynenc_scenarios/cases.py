@@ -33,6 +33,10 @@ class Options:
     #: (``--stored``).
     stored: int = 0
 
+    def case_per_runner(self, scenario: str, **params: Any) -> list["Case"]:
+        """One case of ``scenario`` with ``params`` per runner type of the run."""
+        return [Case(scenario, runner, self.backend.name, params=params) for runner in self.runners]
+
 
 @dataclass
 class Case:

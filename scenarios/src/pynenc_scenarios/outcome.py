@@ -122,11 +122,17 @@ def print_summary(name: str, results: Sequence[CaseResult], metric_keys: Sequenc
                 continue
             known = r.expected.get(check.name)
             tag = ("XPASS" if check.ok else "xfail") if known else "FAIL"
+            if known and check.ok and not known.strict:
+                tag = "pass"
             print(f"  {tag} [{r.case.label}] {check.name}: {check.detail}")
             if known:
                 print(f"        known: {known.describe()}")
                 if check.ok:
-                    print("        passes now: remove its entry from known_failures")
+                    print(
+                        "        passes now: remove its entry from known_failures"
+                        if known.strict
+                        else "        passes this time (not strict: a race)"
+                    )
 
 
 #: The check a case that raised fails: a backend can list it as a known failure.

@@ -177,10 +177,11 @@ class Records:
             time.sleep(0.1)
         raise TimeoutError(f"{what} did not end within {timeout:g}s")
 
-    def atomic_executions(self, since: float) -> list[AtomicServiceExecution]:
-        """Atomic-service execution records from ``since`` until now."""
+    def atomic_executions(self, since: float, ahead: float = 1.0) -> list[AtomicServiceExecution]:
+        """Atomic-service execution records from ``since`` until ``ahead`` seconds from now
+        (runners whose clock is ahead of this process's write times in its future)."""
         start = datetime.fromtimestamp(since, tz=UTC)
-        end = datetime.now(UTC) + timedelta(seconds=1)
+        end = datetime.now(UTC) + timedelta(seconds=ahead)
         return list(
             self.app.orchestrator.get_atomic_service_executions_in_timerange(
                 start, end, limit=100_000

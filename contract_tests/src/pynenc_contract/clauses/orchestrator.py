@@ -245,6 +245,20 @@ CLAUSES = (
         ("_get_active_runners", "runner-order"),
     ),
     Clause(
+        "RUN-3",
+        "Liveness through a wall-clock step",
+        "A step of the wall clock with no time passing (an NTP step, a resume from "
+        "suspend) changes no runner's liveness: after a step forward past the timeout, "
+        "a runner that sent a heartbeat just before is still active, its RUNNING "
+        "invocations are not due for recovery, and the atomic service it holds is not "
+        "given to another runner.",
+        (
+            "_get_active_runners",
+            "_get_running_invocations_for_recovery",
+            "record_atomic_service_execution_start",
+        ),
+    ),
+    Clause(
         "REC-1",
         "Stuck PENDING recovery look-up",
         "get_pending_invocations_for_recovery returns PENDING invocations older than "

@@ -15,6 +15,7 @@ import time_machine
 
 from pynenc_contract.backend import Component, ContractBackend, checked_component
 from pynenc_contract.clauses import CLAUSES
+from pynenc_contract.kit import Clock
 from pynenc_contract.plugin import MARKER
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def client_data_store(contract_backend: ContractBackend, app: "Pynenc") -> Any:
 
 
 @pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    """The process clock, movable with ``clock.shift(seconds)``; it keeps ticking."""
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    """This process's clocks, movable with ``clock.shift(seconds)`` (see :class:`Clock`)."""
     with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
-        yield traveller
+        yield Clock(traveller, monkeypatch)

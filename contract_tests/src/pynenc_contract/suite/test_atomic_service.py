@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime, timedelta
 
-import time_machine
 from pynenc import Pynenc
 from pynenc.orchestrator.atomic_service import (
     AtomicServiceExecutionStatus as Status,
@@ -12,6 +11,7 @@ from pynenc.orchestrator.atomic_service import (
     AtomicServiceRun,
 )
 
+from pynenc_contract import kit
 from pynenc_contract.clauses import clause
 
 
@@ -48,7 +48,7 @@ def test_first_claim_runs(app: Pynenc) -> None:
 
 
 @clause("AS-2")
-def test_claim_while_another_runs_is_blocked(app: Pynenc, clock: time_machine.Traveller) -> None:
+def test_claim_while_another_runs_is_blocked(app: Pynenc, clock: kit.Clock) -> None:
     assert _start(app, _run(app, "r1"))
     clock.shift(1)
     assert not _start(app, _run(app, "r2"))
@@ -61,7 +61,7 @@ def test_claim_while_another_runs_is_blocked(app: Pynenc, clock: time_machine.Tr
 
 
 @clause("AS-3")
-def test_finalize_is_idempotent(app: Pynenc, clock: time_machine.Traveller) -> None:
+def test_finalize_is_idempotent(app: Pynenc, clock: kit.Clock) -> None:
     run = _run(app, "r1")
     assert _start(app, run)
     clock.shift(5)
@@ -95,7 +95,7 @@ def test_finalize_without_start_inserts_a_zero_width_record(app: Pynenc) -> None
 
 
 @clause("AS-4")
-def test_time_range_queries(app: Pynenc, clock: time_machine.Traveller) -> None:
+def test_time_range_queries(app: Pynenc, clock: kit.Clock) -> None:
     base = datetime.now(UTC)
     spans = {"early": (0, 10), "middle": (20, 25), "late": (40, 100)}
     for runner_id, (start, end) in spans.items():
@@ -120,7 +120,7 @@ def test_time_range_queries(app: Pynenc, clock: time_machine.Traveller) -> None:
 
 @clause("AS-5")
 def test_retention_drops_old_finished_records_and_keeps_running(
-    app: Pynenc, clock: time_machine.Traveller
+    app: Pynenc, clock: kit.Clock
 ) -> None:
     old = _run(app, "old")
     assert _start(app, old)
@@ -141,9 +141,7 @@ def test_retention_drops_old_finished_records_and_keeps_running(
 
 
 @clause("AS-6")
-def test_a_dead_holder_does_not_keep_the_service(
-    app: Pynenc, clock: time_machine.Traveller
-) -> None:
+def test_a_dead_holder_does_not_keep_the_service(app: Pynenc, clock: kit.Clock) -> None:
     assert _start(app, _run(app, "holder"))
     clock.shift(app.conf.runner_considered_dead_after_minutes * 60 + 1)
     assert _start(app, _run(app, "live")), "a dead runner's execution blocked a live claim"

@@ -1,6 +1,5 @@
 """Blocking control: waiting edges, blocking look-ups, release."""
 
-import time_machine
 from pynenc import Pynenc
 from pynenc.invocation.status import InvocationStatus
 
@@ -37,9 +36,7 @@ def test_blocking_look_up_only_returns_invocations_available_for_run(app: Pynenc
 
 
 @clause("BLOCK-2")
-def test_blocking_look_up_is_oldest_first_and_limited(
-    app: Pynenc, clock: time_machine.Traveller
-) -> None:
+def test_blocking_look_up_is_oldest_first_and_limited(app: Pynenc, clock: kit.Clock) -> None:
     waited = []
     for _ in range(5):
         waited += kit.registered(app)

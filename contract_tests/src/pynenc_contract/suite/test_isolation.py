@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import time_machine
 from pynenc import Pynenc
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.dist_invocation import DistributedInvocation
@@ -81,9 +80,7 @@ def _assert_sees_only_its_own(twin: Twin, other: Twin) -> None:
 
 
 @clause("ISO-1")
-def test_every_look_up_sees_only_its_own_app(
-    app_factory: AppFactory, clock: time_machine.Traveller
-) -> None:
+def test_every_look_up_sees_only_its_own_app(app_factory: AppFactory, clock: kit.Clock) -> None:
     twins = [_twin(app_factory()), _twin(app_factory())]
     clock.shift(
         max(

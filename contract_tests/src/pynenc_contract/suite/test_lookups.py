@@ -2,7 +2,6 @@
 
 from typing import Any
 
-import time_machine
 from pynenc import Pynenc
 from pynenc.identifiers.invocation_id import InvocationId
 from pynenc.invocation.status import InvocationStatus
@@ -74,9 +73,7 @@ def test_call_invocation_ids(app: Pynenc) -> None:
     }
 
 
-def _register_over_time(
-    app: Pynenc, clock: time_machine.Traveller, count: int
-) -> list[InvocationId]:
+def _register_over_time(app: Pynenc, clock: kit.Clock, count: int) -> list[InvocationId]:
     ids = []
     for _ in range(count):
         ids += kit.registered(app)
@@ -85,7 +82,7 @@ def _register_over_time(
 
 
 @clause("PAGE-1")
-def test_pages_are_newest_registration_first(app: Pynenc, clock: time_machine.Traveller) -> None:
+def test_pages_are_newest_registration_first(app: Pynenc, clock: kit.Clock) -> None:
     ids = _register_over_time(app, clock, 6)
     for invocation_id in ids[:3]:  # the oldest change status last
         kit.walk(app, invocation_id, kit.path_to(RUNNING))
@@ -95,7 +92,7 @@ def test_pages_are_newest_registration_first(app: Pynenc, clock: time_machine.Tr
 
 @clause("PAGE-2")
 def test_paging_neither_skips_nor_repeats_while_statuses_change(
-    app: Pynenc, clock: time_machine.Traveller
+    app: Pynenc, clock: kit.Clock
 ) -> None:
     ids = _register_over_time(app, clock, 23)
     seen: list[InvocationId] = []

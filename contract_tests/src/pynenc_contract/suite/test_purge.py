@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime, timedelta
 
-import time_machine
 from pynenc import Pynenc
 from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator.atomic_service import AtomicServiceExecutionStatus as Status
@@ -15,7 +14,7 @@ from pynenc_contract.suite.conftest import AppFactory
 
 @clause("PURGE-1")
 def test_auto_purge_removes_marked_invocations_after_the_period(
-    app: Pynenc, clock: time_machine.Traveller
+    app: Pynenc, clock: kit.Clock
 ) -> None:
     done, kept = kit.registered(app, 2)
     kit.walk(app, done, kit.path_to(InvocationStatus.SUCCESS))

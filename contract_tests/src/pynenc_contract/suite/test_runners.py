@@ -7,6 +7,7 @@ import time_machine
 from pynenc import Pynenc
 from pynenc.exceptions import InvocationStatusOwnershipError, InvocationStatusTransitionError
 from pynenc.invocation.status import InvocationStatus
+from pynenc.orchestrator.atomic_service import AtomicServiceId, AtomicServiceRun
 from pynenc.runner.runner_context import RunnerContext
 
 from pynenc_contract import kit
@@ -20,7 +21,7 @@ def _active(app: Pynenc, eligible: bool | None = None) -> list[str]:
 
 
 @clause("RUN-1")
-def test_active_runners_follow_heartbeats(app: Pynenc, clock: time_machine.Traveller) -> None:
+def test_active_runners_follow_heartbeats(app: Pynenc, clock: kit.Clock) -> None:
     orchestrator = app.orchestrator
     orchestrator.register_runner_heartbeats(["old"], can_run_atomic_service=True)
     clock.shift(TIMEOUT + 5)
@@ -43,9 +44,7 @@ def test_consumed_queues_are_kept_until_given_again(app: Pynenc) -> None:
 
 
 @clause("RUN-2")
-def test_active_runners_ordered_by_creation_then_id(
-    app: Pynenc, clock: time_machine.Traveller
-) -> None:
+def test_active_runners_ordered_by_creation_then_id(app: Pynenc, clock: kit.Clock) -> None:
     orchestrator = app.orchestrator
     with time_machine.travel(time.time(), tick=False):
         orchestrator.register_runner_heartbeats(["b", "a"])
@@ -58,8 +57,24 @@ def test_active_runners_ordered_by_creation_then_id(
     assert infos[0].creation_time < infos[2].creation_time <= infos[0].last_heartbeat
 
 
+@clause("RUN-3")
+def test_a_wall_clock_step_leaves_live_runners_alive(app: Pynenc, clock: kit.Clock) -> None:
+    orchestrator = app.orchestrator
+    (invocation_id,) = kit.registered(app)
+    orchestrator.register_runner_heartbeats([kit.OWNER], can_run_atomic_service=True)
+    for status in kit.path_to(InvocationStatus.RUNNING):
+        orchestrator._atomic_status_transition(invocation_id, status, kit.OWNER)
+    holder, other = (AtomicServiceRun(AtomicServiceId(r)) for r in (kit.OWNER, kit.OTHER))
+    assert orchestrator.record_atomic_service_execution_start(holder, None)
+    clock.step(max(TIMEOUT, app.conf.runner_considered_dead_after_minutes * 60) + 5)
+    orchestrator.register_runner_heartbeats([kit.OTHER], can_run_atomic_service=True)
+    assert _active(app) == [kit.OWNER, kit.OTHER]
+    assert list(orchestrator._get_running_invocations_for_recovery(TIMEOUT)) == []
+    assert not orchestrator.record_atomic_service_execution_start(other, None)
+
+
 @clause("REC-1")
-def test_stuck_pending_invocations_are_found(app: Pynenc, clock: time_machine.Traveller) -> None:
+def test_stuck_pending_invocations_are_found(app: Pynenc, clock: kit.Clock) -> None:
     stuck, _still_registered = kit.registered(app, 2)
     kit.walk(app, stuck, [InvocationStatus.PENDING])
     orchestrator = app.orchestrator
@@ -71,9 +86,7 @@ def test_stuck_pending_invocations_are_found(app: Pynenc, clock: time_machine.Tr
 
 
 @clause("REC-2")
-def test_running_invocations_of_dead_runners_are_found(
-    app: Pynenc, clock: time_machine.Traveller
-) -> None:
+def test_running_invocations_of_dead_runners_are_found(app: Pynenc, clock: kit.Clock) -> None:
     dead_owned, live_owned = kit.registered(app, 2)
     orchestrator = app.orchestrator
     for invocation_id, runner in [(dead_owned, "dead"), (live_owned, "alive")]:

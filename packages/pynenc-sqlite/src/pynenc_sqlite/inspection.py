@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from pynenc_sqlite.database import recorded_journal_mode, require_file, require_ours
 from pynenc_sqlite.exceptions import DatabaseFileError
+from pynenc_sqlite.orchestrator.runners import heartbeat_age
 from pynenc_sqlite.schema import (
     SCHEMA_VERSION,
     MessageTables,
@@ -59,6 +60,10 @@ def _count(conn: sqlite3.Connection, sql: str, params: Sequence[object] = ()) ->
 
 def _has_table(conn: sqlite3.Connection, table: str) -> bool:
     return bool(_count(conn, "SELECT COUNT(*) FROM sqlite_master WHERE name = ?", (table,)))
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
 def apps(conn: sqlite3.Connection) -> list[tuple[int, str]]:
@@ -221,30 +226,34 @@ def stuck(
     if not _has_table(conn, Tables.INVOCATIONS):
         return []
     now = time.time()
+    by_monotonic = "heartbeat_monotonic" in _columns(conn, Tables.RUNNER_HEARTBEATS)
+    age, age_params = heartbeat_age("h", by_monotonic=by_monotonic)
     rows = conn.execute(
-        "SELECT a.app_id, i.invocation_id, i.task_id, i.status, i.owner_id, i.status_time, "
-        "h.last_heartbeat "
-        f"FROM {Tables.INVOCATIONS} i JOIN {Tables.APPS} a ON a.app_key = i.app_key "
+        f"SELECT a.app_id, i.invocation_id, i.task_id, i.status, i.owner_id, i.status_time, "
+        f"{age} FROM {Tables.INVOCATIONS} i JOIN {Tables.APPS} a ON a.app_key = i.app_key "
         f"LEFT JOIN {Tables.RUNNER_HEARTBEATS} h "
         "ON h.app_key = i.app_key AND h.runner_id = i.owner_id "
-        "WHERE (:app IS NULL OR a.app_id = :app) AND ((i.status = 'running' AND "
-        "(h.last_heartbeat IS NULL OR h.last_heartbeat < :dead_before)) "
-        "OR (i.status = 'pending' AND i.status_time < :pending_before)) "
+        "WHERE (? IS NULL OR a.app_id = ?) AND ((i.status = 'running' AND "
+        f"(h.runner_id IS NULL OR {age} > ?)) "
+        "OR (i.status = 'pending' AND i.status_time < ?)) "
         "ORDER BY i.status_time",
-        {
-            "app": app_id,
-            "dead_before": now - dead_after_minutes * 60,
-            "pending_before": now - pending_seconds,
-        },
+        (
+            *age_params,
+            app_id,
+            app_id,
+            *age_params,
+            dead_after_minutes * 60,
+            now - pending_seconds,
+        ),
     )
     found = []
-    for app, invocation_id, task_id, status, owner, since, heartbeat in rows:
+    for app, invocation_id, task_id, status, owner, since, seconds_since_heartbeat in rows:
         if status == "pending":
             why = f"pending for {now - since:.0f} s"
-        elif heartbeat is None:
+        elif seconds_since_heartbeat is None:
             why = f"its owner {owner} has no heartbeat"
         else:
-            why = f"its owner {owner} was last seen {(now - heartbeat) / 60:.1f} min ago"
+            why = f"its owner {owner} was last seen {seconds_since_heartbeat / 60:.1f} min ago"
         found.append(
             {
                 "app_id": app,

@@ -424,6 +424,12 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             next_pass REAL NOT NULL
         )""",
     ),
+    # 10: heartbeats also by ``time.monotonic`` and this host's boot, so that liveness
+    # is judged by a clock that wall-clock steps (NTP, a resume) do not move.
+    (
+        f"ALTER TABLE {T.RUNNER_HEARTBEATS} ADD COLUMN heartbeat_monotonic REAL",
+        f"ALTER TABLE {T.RUNNER_HEARTBEATS} ADD COLUMN boot_id TEXT",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -5,7 +5,15 @@ import importlib
 from pynenc_scenarios.scenario import Scenario
 
 #: Every scenario; each is the module of that name in this package.
-SUITE = ("fanout", "crash_recovery", "concurrency", "registration", "atomic_service", "throughput")
+SUITE = (
+    "fanout",
+    "crash_recovery",
+    "concurrency",
+    "registration",
+    "atomic_service",
+    "clock_jump",
+    "throughput",
+)
 
 
 def load_scenario(name: str) -> Scenario:

@@ -26,15 +26,7 @@ NAME = "registration"
 def plan(opts: Options) -> list[Case]:
     """One case per runner type (the runner only executes what was registered)."""
     clients, rounds = (6, 3) if opts.quick else (10, 6)
-    return [
-        Case(
-            NAME,
-            runner,
-            opts.backend.name,
-            params={"clients": clients, "rounds": rounds},
-        )
-        for runner in opts.runners
-    ]
+    return opts.case_per_runner(NAME, clients=clients, rounds=rounds)
 
 
 def run(case: Case, opts: Options, result: CaseResult) -> None:

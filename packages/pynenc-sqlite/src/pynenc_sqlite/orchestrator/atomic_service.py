@@ -12,6 +12,7 @@ from pynenc.orchestrator.atomic_service import (
     AtomicServiceExecutionStatus,
 )
 
+from pynenc_sqlite.orchestrator.runners import heartbeat_age
 from pynenc_sqlite.rows import AppRows, epoch, utc
 from pynenc_sqlite.schema import Tables
 
@@ -82,18 +83,19 @@ class AtomicServiceLog:
     ) -> tuple[str, str] | None:
         """The live RUNNING record (run id, runner id); one of a dead runner is closed as
         ABANDONED at ``now``."""
+        age, age_params = heartbeat_age("r")
         row = tx.execute(
-            f"""SELECT e.run_id, e.runner_id, r.last_heartbeat
+            f"""SELECT e.run_id, e.runner_id, {age}
                 FROM {Tables.ATOMIC_SERVICE_EXECUTIONS} AS e
                 LEFT JOIN {Tables.RUNNER_HEARTBEATS} AS r
                   ON r.app_key = e.app_key AND r.runner_id = e.runner_id
                 WHERE e.app_key = ? AND e.status = ?""",
-            (self.rows.app_key, RUNNING.value),
+            (*age_params, self.rows.app_key, RUNNING.value),
         ).fetchone()
         if row is None:
             return None
-        run_id, runner_id, last_heartbeat = row
-        if last_heartbeat is not None and last_heartbeat >= now - dead_after_seconds:
+        run_id, runner_id, seconds_since_heartbeat = row
+        if seconds_since_heartbeat is not None and seconds_since_heartbeat <= dead_after_seconds:
             return run_id, runner_id
         tx.execute(
             f"UPDATE {Tables.ATOMIC_SERVICE_EXECUTIONS} SET status = ?, end_time = ?, "
