@@ -325,7 +325,8 @@ def scenarios(session: nox.Session, backend: str) -> None:
 
 
 #: The quick scenarios in `-t ci`: ours in one journal mode per Python; on 3.12 also
-#: pynenc's built-in where it differs from ours, and the broken claim on fan-out.
+#: pynenc's built-in where it differs from ours, the redis orchestrator's crash recovery
+#: (pause and partition), and the broken claim on fan-out.
 QUICK_SCENARIO_CELLS: dict[str, dict[str, tuple[str, ...]]] = {
     "3.12": {
         "sqlite-wal": ("--quick",),
@@ -334,6 +335,7 @@ QUICK_SCENARIO_CELLS: dict[str, dict[str, tuple[str, ...]]] = {
             *("--only", "concurrency", "--only", "registration", "--only", "atomic_service"),
             *("--runner", "ThreadRunner"),
         ),
+        "redis-orchestrator": ("--quick", "--only", "crash_recovery", "--runner", "ThreadRunner"),
         "broken-claim": ("--quick", "--only", "fanout", "--runner", "ThreadRunner"),
     },
     "3.13": {"sqlite-stack-wal": ("--quick",)},

@@ -1,5 +1,6 @@
 """The servers a backend description needs, started on loopback by whichever harness
-command runs it (the contract, the scenarios, the benchmark).
+command runs it (the contract, the scenarios, the benchmark), or in a network
+namespace for the scenarios' partitions.
 
 A redis-server listens on a free 127.0.0.1 port, keeps nothing on disk, and is
 stopped by its own pid when the block ends. A service whose URL is already in the
@@ -11,7 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 from pynenc_contract.backend import BackendDescription, BackendDescriptionError, Service
 
 _START_TIMEOUT_SECONDS = 10.0
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -30,28 +32,37 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server(workdir: Path | None = None) -> Iterator[RedisServer]:
-    """Start redis-server on a free 127.0.0.1 port for the block; never raises for a
-    missing or failing binary, so that callers can skip or fail as suits them."""
+def redis_server(
+    workdir: Path | None = None, host: str = LOOPBACK, prefix: Sequence[str] = ()
+) -> Iterator[RedisServer]:
+    """Start redis-server on a free port of ``host`` for the block; never raises for a
+    missing or failing binary, so that callers can skip or fail as suits them.
+
+    ``prefix`` runs it elsewhere (``ip netns exec NAME``: in a network namespace
+    where ``host`` is an address, reachable from this process).
+    """
     binary = shutil.which("redis-server")
     if binary is None:
         yield RedisServer(None, "redis-server is not installed (apt-get install redis-server)")
         return
     version = redis_server_version()
     port = _free_port()
-    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--protected-mode", "yes"]
+    # protected mode refuses every client but loopback ones: off where the server is
+    # bound to a namespace's address on this machine's private bridge
+    protected = "yes" if host == LOOPBACK else "no"
+    command = [*prefix, binary, "--bind", host, "--port", str(port), "--protected-mode", protected]
     command += ["--save", "", "--appendonly", "no"]
     if workdir is not None:
         command += ["--dir", str(workdir)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-        while not _answers(port, process.pid):
+        while not _answers(host, port, process.pid):
             if process.poll() is not None or time.monotonic() > deadline:
-                yield RedisServer(None, f"redis-server did not start on 127.0.0.1:{port}")
+                yield RedisServer(None, f"redis-server did not start on {host}:{port}")
                 return
             time.sleep(0.05)
-        yield RedisServer(f"redis://127.0.0.1:{port}/0", version)
+        yield RedisServer(f"redis://{host}:{port}/0", version)
     finally:
         process.terminate()
         try:
@@ -80,42 +91,54 @@ class ServiceUnavailableError(BackendDescriptionError):
 
 @contextmanager
 def services_started(
-    backend: BackendDescription, workdir: Path | None = None
+    backend: BackendDescription,
+    workdir: Path | None = None,
+    *,
+    host: str = LOOPBACK,
+    prefix: Sequence[str] = (),
+    replace: bool = False,
 ) -> Iterator[dict[str, str]]:
-    """Start every server ``backend`` needs whose URL the environment does not give yet.
+    """Start every server ``backend`` needs whose URL the environment does not give yet
+    (every one with ``replace``), on ``host`` and with ``prefix`` (see :func:`redis_server`).
 
     For the block, ``os.environ`` names each server (child processes inherit it); the
-    variables set are yielded. Raises :class:`ServiceUnavailableError` naming the fix.
+    variables set are yielded, and restored after. Raises :class:`ServiceUnavailableError`
+    naming the fix.
     """
     started: dict[str, str] = {}
     with ExitStack() as stack:
         for service in sorted(backend.services):
-            if service.url_env in os.environ:
+            if service.url_env in os.environ and not replace:
                 continue
-            server = stack.enter_context(STARTERS[service](workdir))
+            server = stack.enter_context(STARTERS[service](workdir, host, prefix))
             if server.url is None:
                 raise ServiceUnavailableError(
                     f"{backend.name} needs a {service.value}: {server.detail}; or set "
                     f"${service.url_env} to the URL of a running one"
                 )
             started[service.url_env] = server.url
+        previous = {name: os.environ.get(name) for name in started}
         os.environ.update(started)
         try:
             yield started
         finally:
-            for name in started:
-                os.environ.pop(name, None)
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def _free_port() -> int:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((LOOPBACK, 0))
         return int(probe.getsockname()[1])
 
 
-def _answers(port: int, pid: int) -> bool:
-    """Whether the server on ``port`` is up and is ours (another may have taken the port)."""
-    with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+def _answers(host: str, port: int, pid: int) -> bool:
+    """Whether the server on ``host:port`` is up and is ours (another may have taken the
+    port)."""
+    with suppress(OSError), socket.create_connection((host, port), timeout=0.2) as sock:
         sock.sendall(b"INFO server\r\n")
         reply = b""
         while b"process_id:" not in reply or not reply.endswith(b"\r\n"):

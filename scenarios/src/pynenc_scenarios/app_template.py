@@ -3,8 +3,8 @@
 It reads ``config.json`` beside itself: the spec of the backend description, which
 builds the app in this directory, and the scenario's settings, layered over it.
 Every process (the scenario, its runners and their workers, clients) builds the
-app the same way. Task bodies record their execution windows in
-``probe.sqlite3`` (one row per start and end, with the invocation id and pid),
+app the same way. Task bodies record their execution windows in ``probes/``
+(``probes.py``: one probe per start and end, with the invocation id and pid),
 which is how the scenarios see what actually ran and how often.
 
 With ``SCENARIO_CLOCK_FILE`` set, a process follows that shared clock (see
@@ -16,11 +16,10 @@ The registration scenario's client processes call :func:`register_client`.
 import fcntl
 import json
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,10 @@ from pynenc import Pynenc, context
 from pynenc.conf.config_task import ConcurrencyControlType
 
 from pynenc_contract.backend import load_backend
+from pynenc_scenarios.probes import Probe, read_probes, write_probe
 
 HERE = Path(__file__).resolve().parent
-PROBE_PATH = HERE / "probe.sqlite3"
+PROBE_DIR = HERE / "probes"
 #: Probe key of an atomic-service run's body.
 ATOMIC_SERVICE_KEY = "atomic-service"
 
@@ -47,19 +47,15 @@ _clock_offset = 0.0
 def _probe(kind: str, key: str) -> None:
     invocation = context.get_dist_invocation_context(app.app_id)
     runner = context.get_runner_context(app.app_id)
-    with closing(sqlite3.connect(PROBE_PATH, timeout=60, isolation_level=None)) as conn:
-        conn.execute(
-            "INSERT INTO probe (ts, kind, invocation_id, key, pid, runner_id) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                time.time() - _clock_offset,
-                kind,
-                invocation.invocation_id if invocation else "",
-                key,
-                os.getpid(),
-                runner.runner_id if runner else "",
-            ),
-        )
+    probe = Probe(
+        time.time() - _clock_offset,
+        kind,
+        invocation.invocation_id if invocation else "",
+        key,
+        os.getpid(),
+        runner.runner_id if runner else "",
+    )
+    write_probe(PROBE_DIR, probe)
 
 
 def busy(seconds: float) -> None:
@@ -119,12 +115,11 @@ def fan_parent(index: int, children: int, seconds: float, parents_first: int) ->
 
 def _wait_for_parents(count: int, timeout: float = 60.0) -> None:
     """Wait until ``count`` parents have started (their probes), at most ``timeout``."""
-    query = "SELECT COUNT(*) FROM probe WHERE kind = 'start' AND key LIKE 'parent-%'"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with closing(sqlite3.connect(PROBE_PATH, timeout=60)) as conn:
-            if conn.execute(query).fetchone()[0] >= count:
-                return
+        probes = read_probes(PROBE_DIR)
+        if sum(p.kind == "start" and p.key.startswith("parent-") for p in probes) >= count:
+            return
         time.sleep(0.05)
 
 

@@ -4,7 +4,7 @@ the runners and clients started in it, and the records read back from it.
 The work dir holds ``scenario_app.py`` (from ``app_template.py``) and
 ``config.json``: the backend description's spec and the scenario's settings,
 which every process layers over the app that the description builds in the work
-dir. Task probes go to ``probe.sqlite3``.
+dir. Task probes go to ``probes/`` (see ``probes.py``).
 """
 
 import contextlib
@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import sys
 import tempfile
 import time
@@ -120,14 +119,9 @@ class AppEnv(Records):
         document = {"backend": opts.backend_spec, "settings": self.config}
         (self.workdir / "config.json").write_text(json.dumps(document, indent=1))
         shutil.copy(APP_TEMPLATE, self.workdir / f"{APP_MODULE}.py")
-        with contextlib.closing(sqlite3.connect(self.workdir / "probe.sqlite3")) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(
-                "CREATE TABLE probe (ts REAL, kind TEXT, invocation_id TEXT, "
-                "key TEXT, pid INTEGER, runner_id TEXT)"
-            )
+        (self.workdir / "probes").mkdir()
         self.module = self._import_module()
-        super().__init__(self.module.app, self.workdir / "probe.sqlite3")
+        super().__init__(self.module.app, self.workdir / "probes")
 
     def _config(self, slots: int, extra: Mapping[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {
@@ -189,13 +183,14 @@ class AppEnv(Records):
                 orchestrator.set_invocation_result(invocation, index, runner_ctx)
 
     # -- processes ---------------------------------------------------------
-    def start_runner(self) -> ManagedProcess:
-        """Start ``python -m pynenc --app scenario_app.app runner start``."""
+    def start_runner(self, prefix: Sequence[str] = ()) -> ManagedProcess:
+        """Start ``python -m pynenc --app scenario_app.app runner start``, after
+        ``prefix`` (``ip netns exec NAME``: on a host of ``network.py``)."""
         index = len(self.processes)
         extra = {**self.runner_env, "PYNENC__RUNNER_CLS": self.case.runner_type}
         process = ManagedProcess(
             f"runner-{index}",
-            [PYTHON, "-m", "pynenc", "--app", f"{APP_MODULE}.app", "runner", "start"],
+            [*prefix, PYTHON, "-m", "pynenc", "--app", f"{APP_MODULE}.app", "runner", "start"],
             self.workdir,
             child_environment(extra),
             self.workdir / f"runner-{index}.log",
@@ -227,10 +222,13 @@ class AppEnv(Records):
             time.sleep(0.1)
         raise TimeoutError(f"{count} runners sent no heartbeat in {timeout:g}s")
 
-    def start_identified_runner(self, timeout: float = 60.0) -> ManagedProcess:
-        """Start a runner and wait for its first heartbeat, to learn its runner id."""
+    def start_identified_runner(
+        self, timeout: float = 60.0, prefix: Sequence[str] = ()
+    ) -> ManagedProcess:
+        """Start a runner (see :meth:`start_runner`) and wait for its first heartbeat, to
+        learn its runner id."""
         before = {r.runner_id for r in self.active_runners()}
-        process = self.start_runner()
+        process = self.start_runner(prefix)
         deadline = time.time() + timeout
         while time.time() < deadline:
             new = [r.runner_id for r in self.active_runners() if r.runner_id not in before]

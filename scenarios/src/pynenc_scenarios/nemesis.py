@@ -7,6 +7,8 @@ histories.
 - :meth:`Nemesis.step_clock`: the wall clock of every process that follows a shared
   clock file steps at once, as an NTP step or a resume from suspend moves a host's
   clock (``time.monotonic`` does not move, as on a real host).
+- :meth:`Nemesis.partitioned`: a runner host's network link down and back up, as a
+  partition does (``network.py``: runners on their own network namespaces).
 """
 
 import math
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pynenc_scenarios.network import Host
 from pynenc_scenarios.processes import ManagedProcess
 
 
@@ -52,6 +55,18 @@ class Nemesis:
         finally:
             runner.signal_group(signal.SIGCONT)
             self.faults.append(Fault("pause", runner.runner_id or runner.name, start, time.time()))
+
+    @contextmanager
+    def partitioned(self, host: Host) -> Iterator[None]:
+        """Cut ``host``'s link for the ``with`` block, then restore it, also when the
+        block raises."""
+        start = time.time()
+        host.cut()
+        try:
+            yield
+        finally:
+            host.restore()
+            self.faults.append(Fault("partition", host.name, start, time.time()))
 
     def step_clock(self, clock: Path, seconds: float, timeout: float = 10.0) -> None:
         """Step the wall clock of every process that follows ``clock`` by ``seconds``;

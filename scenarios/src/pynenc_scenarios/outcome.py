@@ -1,4 +1,5 @@
-"""The outcome of each case (pass, fail, xfail, xpass, error; see ``expectations.py``),
+"""The outcome of each case (pass, fail, xfail, xpass, error, skip; see
+``expectations.py``),
 its JSON form, and the one-screen summaries of a scenario and of a matrix cell."""
 
 import importlib.metadata
@@ -13,7 +14,7 @@ from pynenc_scenarios.nemesis import Nemesis
 
 PYNENC_VERSION = importlib.metadata.version("pynenc")
 
-Outcome = Literal["pass", "fail", "xfail", "xpass", "error"]
+Outcome = Literal["pass", "fail", "xfail", "xpass", "error", "skip"]
 
 
 @dataclass
@@ -32,6 +33,8 @@ class CaseResult:
     headline_keys: Sequence[str] = ()
     #: The faults the case injects into its runners, recorded with their times.
     nemesis: Nemesis = field(default_factory=Nemesis)
+    #: Why the case did not run on this backend or machine (its outcome is ``skip``).
+    skipped: str = ""
 
     def add(self, check: Check) -> Check:
         """Record a check, with its known failure if the backend or pynenc has one."""
@@ -49,11 +52,13 @@ class CaseResult:
 
     @property
     def outcome(self) -> Outcome:
-        """pass, fail (unexpected), xfail (only known failures), xpass or error.
+        """pass, fail (unexpected), xfail (only known failures), xpass, error or skip.
 
         A case that raised is an ``error``, unless its failed check
         :data:`CASE_RUNS` is a known failure of the backend.
         """
+        if self.skipped:
+            return "skip"
         if self.error and CASE_RUNS not in self.expected:
             return "error"
         failed = {check.name for check in self.checks if not check.ok}
@@ -85,6 +90,7 @@ class CaseResult:
                 for fault in self.nemesis.faults
             ],
             "error": self.error,
+            "skipped": self.skipped,
             "backend": self.backend.name,
             "headline": self.headline,
             "expected_failures": {
@@ -113,6 +119,8 @@ def print_summary(name: str, results: Sequence[CaseResult], metric_keys: Sequenc
             f"{format_metrics(r.metrics, metric_keys)}"
         )
     for r in results:
+        if r.skipped:
+            print(f"  skip [{r.case.label}] {r.skipped}")
         for note in r.notes:
             print(f"  note [{r.case.label}] {note}")
         if r.error:

@@ -2,8 +2,6 @@
 records and runners, from the orchestrator and state backend of the app (through
 pynenc's API, whatever the backend) and from the task bodies' probes."""
 
-import contextlib
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -18,6 +16,8 @@ from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator.atomic_service import AtomicServiceExecution
 from pynenc.state_backend.base_state_backend import InvocationHistory
 
+from pynenc_scenarios.probes import read_probes
+
 #: The module name of the generated app in every work dir.
 APP_MODULE = "scenario_app"
 FINAL_STATUSES = sorted(InvocationStatus.get_final_statuses())
@@ -28,9 +28,9 @@ HISTORY_SETTLE_SECONDS = 10.0
 class Records:
     """Read access to one scenario app's records (its app and its probe file)."""
 
-    def __init__(self, app: Pynenc, probe_path: Path) -> None:
+    def __init__(self, app: Pynenc, probe_dir: Path) -> None:
         self.app = app
-        self.probe_path = probe_path
+        self.probe_dir = probe_dir
 
     def active_runners(self, *, parents_only: bool = True) -> list[Any]:
         """Runners with a recent heartbeat: parents (atomic-service eligible) or all."""
@@ -150,11 +150,9 @@ class Records:
 
     def probes(self) -> list["Execution"]:
         """Task-body executions recorded by the app (start, end or None, pid)."""
-        query = "SELECT ts, kind, invocation_id, key, pid, runner_id FROM probe ORDER BY ts"
-        rows = _read_rows(self.probe_path, query)
         open_runs: dict[tuple[str, int], Execution] = {}
         runs: list[Execution] = []
-        for ts, kind, invocation_id, key, pid, runner_id in rows:
+        for ts, kind, invocation_id, key, pid, runner_id in read_probes(self.probe_dir):
             if kind == "start":
                 started = Execution(invocation_id, key, pid, runner_id, ts, None)
                 open_runs[(invocation_id, pid)] = started
@@ -187,11 +185,6 @@ class Records:
                 start, end, limit=100_000
             )
         )
-
-
-def _read_rows(path: str | Path, query: str) -> list[Any]:
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as conn:
-        return conn.execute(query).fetchall()
 
 
 @dataclass(frozen=True)

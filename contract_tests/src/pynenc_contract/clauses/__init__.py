@@ -122,7 +122,11 @@ SCENARIO_INVARIANTS = (
     ),
     Invariant(
         "a paused runner's writes after it was continued are refused",
-        ("TRANS-2", "TRANS-3"),
+        ("TRANS-2", "TRANS-3", "REC-3"),
+    ),
+    Invariant(
+        "a cut-off runner's writes after its link came back are refused",
+        ("TRANS-2", "TRANS-3", "REC-3"),
     ),
     Invariant("windows of different runners never overlap", ("ATOM-4", "AS-2", "RUN-3")),
     Invariant("service resumes after its holder is killed", ("AS-6",)),
