@@ -173,8 +173,9 @@ def test_the_stored_comparison_names_a_stack_left_out(every_phase: BenchRun) -> 
 
 
 def test_the_stack_drains_again_with_final_invocations_stored(throwaway: Path) -> None:
-    """ThreadRunner on pynenc-sqlite's stack, empty and with 50 final invocations stored;
-    their ratios at every runner count make one target."""
+    """ThreadRunner on pynenc-sqlite's stack, with 50 final invocations stored after
+    three batches and before three more on the same runners; the ratios of the medians
+    at every runner count make one target."""
     run = run_bench(
         throwaway,
         throwaway / "stored",
@@ -194,6 +195,9 @@ def test_the_stack_drains_again_with_final_invocations_stored(throwaway: Path) -
     cells = run.data["e2e_stored"]["stack"]["ThreadRunner"]
     assert sorted(cells) == ["1", "2", "4"]
     assert all(cell["stored"] == 50 and cell["tasks_per_s"] > 0 for cell in cells.values())
+    assert all(cell["empty_tasks_per_s"] > 0 for cell in cells.values())
+    ratios = [cells[n]["tasks_per_s"] / cells[n]["empty_tasks_per_s"] for n in ("1", "2", "4")]
+    assert [cells[n]["stored_ratio"] for n in ("1", "2", "4")] == pytest.approx(ratios, abs=0.01)
     assert not [cell["failed"] for cell in cells.values() if cell["failed"]]
     table = run.section("End to end")
     assert "### With 50 final invocations stored" in table
@@ -206,10 +210,9 @@ def test_the_stack_drains_again_with_final_invocations_stored(throwaway: Path) -
         "ThreadRunner, 50 final invocations stored: tasks/s >= 0.9x the empty store's at "
         "every runner count (whole stack)"
     )
-    empty = run.data["e2e"]["stack"]["ThreadRunner"]
-    ratios = [cells[n]["tasks_per_s"] / empty[n]["tasks_per_s"] for n in ("1", "2", "4")]
-    assert target["value"] == pytest.approx(min(ratios))
-    assert target["status"] == ("PASS" if min(ratios) >= 0.9 else "MISS")
+    lowest = min(cells[n]["stored_ratio"] for n in ("1", "2", "4"))
+    assert target["value"] == pytest.approx(lowest)
+    assert target["status"] == ("PASS" if lowest >= 0.9 else "MISS")
 
 
 def test_no_targets_section_without_pynenc_sqlite(every_phase: BenchRun) -> None:

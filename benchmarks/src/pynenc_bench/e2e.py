@@ -27,8 +27,8 @@ RUNNERS = ("ThreadRunner", "MultiThreadRunner", "PersistentProcessRunner")
 PROFILED_RUNNERS = ("ThreadRunner", "PersistentProcessRunner")
 #: The runner type that also drains the stores filled with final invocations.
 STORED_RUNNER = "ThreadRunner"
-#: tasks_per_s, tasks, stored, fill_s, outcome and failed checks of one case, or why it
-#: has none.
+#: tasks_per_s, tasks, stored, fill_s, empty_tasks_per_s, stored_ratio, outcome and
+#: failed checks of one case, or why it has none.
 E2ECell = dict[str, Any] | str
 #: e2e[stack][runner type][runners]
 E2E = dict[str, dict[str, dict[int, E2ECell]]]
@@ -111,6 +111,11 @@ def _throughput(
             "tasks": int(case["metrics"].get("tasks", 0)),
             "stored": int(case["metrics"].get("stored", 0)),
             "fill_s": float(case["metrics"].get("fill_s", 0.0)),
+            **{
+                key: float(case["metrics"][key])
+                for key in ("empty_tasks_per_s", "stored_ratio")
+                if key in case["metrics"]
+            },
             "outcome": case["outcome"],
             "failed": [check["name"] for check in case["checks"] if not check["ok"]],
         }
@@ -137,11 +142,11 @@ def tasks_per_s(e2e: E2E, stack: str, runner: str, count: int) -> float:
     return float(cell["tasks_per_s"]) if isinstance(cell, dict) else math.nan
 
 
-def stored_ratio(e2e: E2E, stored: E2E, stack: str, runner: str, count: int) -> float:
-    """Tasks per second with final invocations stored over those on the empty store (NaN
-    when either was not measured)."""
-    empty = tasks_per_s(e2e, stack, runner, count)
-    return tasks_per_s(stored, stack, runner, count) / empty if empty > 0 else math.nan
+def stored_ratio(stored: E2E, stack: str, runner: str, count: int) -> float:
+    """Tasks per second with final invocations stored over those on the empty store, both
+    medians measured in the same case on the same runners (NaN when not measured)."""
+    cell = stored.get(stack, {}).get(runner, {}).get(count)
+    return float(cell.get("stored_ratio", math.nan)) if isinstance(cell, dict) else math.nan
 
 
 def breakdown_of(profile: dict[str, Any]) -> Breakdown:
@@ -221,7 +226,7 @@ def render_e2e(e2e: E2E, profiles: Profiles, notes: Sequence[str] = ()) -> list[
     return lines
 
 
-def render_stored(e2e: E2E, stored: E2E, count: int, notes: Sequence[str] = ()) -> list[str]:
+def render_stored(stored: E2E, count: int, notes: Sequence[str] = ()) -> list[str]:
     """The Markdown subsection: tasks/s with ``count`` final invocations stored beside
     those on the empty store; ``notes`` (the stacks left out) follow the heading."""
     if not stored and not notes:
@@ -234,10 +239,12 @@ def render_stored(e2e: E2E, stored: E2E, count: int, notes: Sequence[str] = ()) 
     if not stored:
         return lines
     lines += [
-        "Right after its empty run, the same runner type and counts drain the same tasks "
-        f"on a store that already holds {count:,} final invocations of another task, each "
-        "with its call, status history and result, stored through pynenc's API before the "
-        "runners start ('fill s': how long that took, per case).",
+        "In each case the same runners drain three batches of tasks on the empty store, "
+        f"then three more once {count:,} final invocations of another task are stored, each "
+        "with its call, status history and result, through pynenc's API ('fill s': how "
+        "long that took); tasks/s are the medians of the three, and stored/empty their "
+        "ratio. Measured on the same runners minutes apart, the ratio leaves out what a "
+        "separate run would add: start-up, and the machine's load changing between runs.",
         "",
         "| stack | runner type | runners | empty tasks/s | stored tasks/s | stored/empty "
         "| fill s |",
@@ -247,11 +254,15 @@ def render_stored(e2e: E2E, stored: E2E, count: int, notes: Sequence[str] = ()) 
         for runner, cells in runners.items():
             for runners_count in RUNNER_COUNTS:
                 cell = cells.get(runners_count)
-                ratio = stored_ratio(e2e, stored, stack, runner, runners_count)
+                ratio = stored_ratio(stored, stack, runner, runners_count)
                 fill = f"{cell['fill_s']:.1f}" if isinstance(cell, dict) else "-"
+                empty = (
+                    f"{cell.get('empty_tasks_per_s', math.nan):.0f}"
+                    if isinstance(cell, dict)
+                    else "-"
+                )
                 lines.append(
-                    f"| {stack} | {runner} | {runners_count} "
-                    f"| {_tasks_cell(e2e.get(stack, {}).get(runner, {}).get(runners_count))} "
+                    f"| {stack} | {runner} | {runners_count} | {empty} "
                     f"| {_tasks_cell(cell)} "
                     f"| {f'{ratio:.2f}x' if math.isfinite(ratio) else '-'} | {fill} |"
                 )

@@ -379,7 +379,7 @@ def render_markdown(results: Results) -> str:
 def _e2e(r: Results) -> list[str]:
     return [
         *render_e2e(r.e2e, r.e2e_profiles, left_out(r, "e2e")),
-        *render_stored(r.e2e, r.e2e_stored, r.settings["e2e_stored"], left_out(r, "e2e-stored")),
+        *render_stored(r.e2e_stored, r.settings["e2e_stored"], left_out(r, "e2e-stored")),
     ]
 
 

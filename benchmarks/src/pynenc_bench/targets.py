@@ -254,7 +254,7 @@ def _e2e_targets(r: Results, label: str) -> Iterator[Target]:
 def _stored_targets(r: Results, label: str) -> Iterator[Target]:
     stored = size_label(r.settings["e2e_stored"])
     for runner in r.e2e_stored.get(label, {}):
-        ratios = {n: stored_ratio(r.e2e, r.e2e_stored, label, runner, n) for n in RUNNER_COUNTS}
+        ratios = {n: stored_ratio(r.e2e_stored, label, runner, n) for n in RUNNER_COUNTS}
         lowest = min(ratios.values()) if all(map(math.isfinite, ratios.values())) else math.nan
         yield (
             f"{runner}, {stored} final invocations stored: tasks/s >= {STORED_SHARE:g}x "

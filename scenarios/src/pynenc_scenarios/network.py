@@ -132,7 +132,10 @@ def _free_subnet() -> int:
     """A third octet of 10.213.0.0/16 that no interface's address is in."""
     listing = _ip("-o", "-4", "addr", "show")
     used = {int(octet) for octet in re.findall(r"inet 10\.213\.(\d+)\.", listing)}
-    return next(k for k in range(1, 255) if k not in used)
+    free = [k for k in range(1, 255) if k not in used]
+    if not free:
+        raise NetworkError("every subnet of 10.213.0.0/16 is in use: remove leftover bridges")
+    return free[0]
 
 
 def _remove_leftovers() -> None:
