@@ -108,6 +108,17 @@ def test_queues_and_invocations_list_what_waits(
     assert _json(capsys, "invocations", "--app", "other", str(database)) == []
 
 
+def test_an_unknown_status_is_refused_with_the_statuses_to_give(
+    database: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["invocations", "--status", "sucess", str(database)])
+    assert refused.value.code == 2
+    error = capsys.readouterr().err
+    assert "'sucess' is not an invocation status; give one of registered," in error
+    assert "success" in error
+
+
 def test_the_tables_show_each_commands_rows(
     database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

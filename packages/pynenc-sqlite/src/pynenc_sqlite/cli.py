@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pynenc.invocation.status import InvocationStatus
 from rich.console import Console
 from rich.table import Table
 
@@ -38,6 +39,16 @@ def duration(text: str) -> float:
             "such as 30d or 12h"
         )
     return float(found[1]) * _UNITS[found[2]]
+
+
+def invocation_status(text: str) -> str:
+    """An invocation status such as ``running`` or ``SUCCESS`` (any case)."""
+    statuses = [status.value for status in InvocationStatus]
+    if text.lower() not in statuses:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an invocation status; give one of {', '.join(statuses)}"
+        )
+    return text.lower()
 
 
 def _table(title: str, rows: Sequence[dict[str, Any]], empty: str) -> Table | str:
@@ -108,7 +119,11 @@ def parser() -> argparse.ArgumentParser:
     listed = command("invocations", "invocations, the longest in their status first")
     listed.add_argument("path", type=Path)
     listed.add_argument(
-        "--status", action="append", default=[], help="only this status (repeat for more)"
+        "--status",
+        action="append",
+        default=[],
+        type=invocation_status,
+        help="only this status, such as running (repeat for more)",
     )
     listed.add_argument("--app", help="only this app id")
     listed.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
