@@ -148,6 +148,13 @@ class Records:
             found[runner_id] = context_.runner_id if context_ is not None else runner_id
         return found
 
+    def bodies_on(self, runs: Iterable["Execution"], runner: str) -> list["Execution"]:
+        """The runs of ``runs`` on ``runner`` or on one of its workers (whose runner ids
+        differ: a worker's context names its parent)."""
+        runs = list(runs)
+        roots = self.roots(r.runner_id for r in runs)
+        return [r for r in runs if roots.get(r.runner_id, r.runner_id) == runner]
+
     def probes(self) -> list["Execution"]:
         """Task-body executions recorded by the app (start, end or None, pid)."""
         open_runs: dict[tuple[str, int], Execution] = {}

@@ -39,7 +39,7 @@ from pynenc_scenarios.checks import (
     running_intervals,
 )
 from pynenc_scenarios.outcome import CaseResult
-from pynenc_scenarios.records import Execution, Wait
+from pynenc_scenarios.records import Wait
 from pynenc_scenarios.scenario import Scenario
 
 NAME = "concurrency"
@@ -118,8 +118,9 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
             by_key[key_of.get(interval[0], "?")].append(interval)
         history_overlaps = [o for intervals in by_key.values() for o in overlaps(intervals)]
         probe_by_key: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
-        for run_ in env.probes():
-            probe_by_key[run_.key].append((run_.invocation_id, run_.start, run_.end or until))
+        for run_ in env.probes():  # one invocation's body in two processes counts too
+            label = f"{run_.invocation_id} in pid {run_.pid}"
+            probe_by_key[run_.key].append((label, run_.start, run_.end or until))
         body_overlaps = [o for intervals in probe_by_key.values() for o in overlaps(intervals)]
         statuses = Counter(e.status.value for i in ids for e in histories.get(i, []))
         result.notes.append(f"wait: {wait.describe()}")
@@ -128,6 +129,7 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
             running_overlaps=len(history_overlaps),
             body_overlaps=len(body_overlaps),
             max_overlap_s=round(max((o[2] for o in history_overlaps), default=0.0), 3),
+            max_body_overlap_s=round(max((o[2] for o in body_overlaps), default=0.0), 3),
             reroutes=statuses["rerouted"],
         )
         result.add(check_all_succeeded(env, [task], total))
@@ -143,7 +145,8 @@ def run(case: Case, opts: Options, result: CaseResult) -> None:
             Check(
                 "never two bodies at once for the same key (probes)",
                 not body_overlaps,
-                f"{len(body_overlaps)} overlapping executions",
+                f"{len(body_overlaps)} overlapping executions; longest "
+                f"{result.metrics['max_body_overlap_s']}s",
             )
         )
         result.add(check_histories_replay(histories, ids))
@@ -159,7 +162,7 @@ def _run_with_a_pause(
     invocation and for the continued body's end."""
     dead_seconds = DEAD_AFTER_MINUTES * 60
     victim = env.start_identified_runner()
-    _wait_body(env, lambda r: r.runner_id == victim.runner_id, timeout)
+    _wait_body(env, victim.runner_id, timeout)
     with result.nemesis.paused(victim):
         paused_at = time.time()
         survivor = env.start_identified_runner()
@@ -168,28 +171,24 @@ def _run_with_a_pause(
             if time.time() - paused_at > dead_seconds + 0.5:
                 env.recover_now()
 
-        _wait_body(env, lambda r: r.runner_id == survivor.runner_id, timeout, recover)
+        _wait_body(env, survivor.runner_id, timeout, recover)
     wait = env.wait_final([task], total, timeout=timeout, stall=30)
     result.metrics["paused_seconds"] = round(result.nemesis.faults[0].seconds, 1)
     env.wait_bodies_ended(
-        lambda runs: (r for r in runs if r.runner_id == victim.runner_id),
-        "the continued runner's body",
-        timeout,
+        lambda runs: env.bodies_on(runs, victim.runner_id), "the continued runner's body", timeout
     )
     return wait
 
 
 def _wait_body(
-    env: AppEnv,
-    whose: Callable[[Execution], bool],
-    timeout: float,
-    on_tick: Callable[[], None] = lambda: None,
+    env: AppEnv, runner: str, timeout: float, on_tick: Callable[[], None] = lambda: None
 ) -> None:
-    """Wait until a body of ``whose`` has just started (its probe, less than 0.5 s ago),
-    calling ``on_tick`` between looks."""
+    """Wait until a body on ``runner`` (or its workers) has just started (its probe, less
+    than 0.5 s ago), calling ``on_tick`` between looks."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if any(r.end is None and time.time() - r.start < 0.5 for r in env.probes() if whose(r)):
+        started = env.bodies_on((r for r in env.probes() if r.end is None), runner)
+        if any(time.time() - r.start < 0.5 for r in started):
             return
         on_tick()
         time.sleep(0.05)
@@ -204,6 +203,7 @@ SCENARIO = Scenario(
         "body_overlaps",
         "seconds",
         "max_overlap_s",
+        "max_body_overlap_s",
         "reroutes",
         "paused_seconds",
     ),

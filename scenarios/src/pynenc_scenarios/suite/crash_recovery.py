@@ -349,13 +349,7 @@ def _on_victim(
     env: AppEnv, ids: Collection[str], victim: str
 ) -> Callable[[list[Execution]], list[Execution]]:
     """Picks from the probes the bodies of ``ids`` that ran on the victim (or its workers)."""
-
-    def pick(runs: list[Execution]) -> list[Execution]:
-        runs = [r for r in runs if r.invocation_id in ids]
-        roots = env.roots(r.runner_id for r in runs)
-        return [r for r in runs if roots.get(r.runner_id, r.runner_id) == victim]
-
-    return pick
+    return lambda runs: env.bodies_on((r for r in runs if r.invocation_id in ids), victim)
 
 
 def _config(wait_cron: bool) -> dict[str, object]:
