@@ -40,15 +40,23 @@ app: Pynenc = load_backend(_CONFIG["backend"]).new_app(
 )
 
 
-#: Seconds this process adds to its wall clock, following the shared clock.
+#: Seconds this process adds to its wall clock, following the shared clock; changed
+#: together with the clock, under the lock.
 _clock_offset = 0.0
+_clock_lock = threading.Lock()
+
+
+def _host_time() -> float:
+    """The host's wall clock, whatever step this process's clock follows."""
+    with _clock_lock:
+        return time.time() - _clock_offset
 
 
 def _probe(kind: str, key: str) -> None:
     invocation = context.get_dist_invocation_context(app.app_id)
     runner = context.get_runner_context(app.app_id)
     probe = Probe(
-        time.time() - _clock_offset,
+        _host_time(),
         kind,
         invocation.invocation_id if invocation else "",
         key,
@@ -202,20 +210,23 @@ def follow_shared_clock(clock: Path) -> None:
     ``time.time`` and ``datetime.now`` move (time-machine), ``time.monotonic`` does
     not. Each process acknowledges the offset it applies in ``<clock>.<pid>``.
     """
+    import datetime
+
     import time_machine
 
     from pynenc_scenarios.nemesis import read_offset
 
-    travellers: list[time_machine.travel] = []
+    # One traveller for the process's life, moved by exact shifts: it starts at the
+    # host's time, and its first reading pins it there to the microsecond (time-machine
+    # pins a ticking traveller at its first reading, not at its start).
+    traveller = time_machine.travel(datetime.timedelta(0), tick=True).start()
+    time.time()
 
     def apply(offset: float) -> None:
         global _clock_offset  # noqa: PLW0603 - the probes subtract it
-        while travellers:
-            travellers.pop().stop()
-        if offset:
-            travellers.append(time_machine.travel(time.time() + offset, tick=True))
-            travellers[-1].start()
-        _clock_offset = offset
+        with _clock_lock:
+            traveller.shift(offset - _clock_offset)
+            _clock_offset = offset
         ack = clock.with_name(f"{clock.name}.{os.getpid()}")
         staging = ack.with_name(f"{ack.name}-new")
         staging.write_text(repr(offset))
@@ -231,7 +242,12 @@ def follow_shared_clock(clock: Path) -> None:
     def start() -> None:
         threading.Thread(target=follow, name="shared-clock", daemon=True).start()
 
-    os.register_at_fork(after_in_child=start)
+    def start_in_child() -> None:
+        global _clock_lock  # noqa: PLW0603 - a lock held at the fork stays held in the child
+        _clock_lock = threading.Lock()
+        start()
+
+    os.register_at_fork(after_in_child=start_in_child)
     start()
 
 
