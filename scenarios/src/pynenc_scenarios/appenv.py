@@ -154,12 +154,14 @@ class AppEnv(Records):
         Through pynenc's API, so on any backend, and as pynenc leaves them: each batch
         is stored in the state backend, registered and reported (but not routed, so no
         runner takes them); then each one is walked to RUNNING and given its result the
-        way a runner does, with its histories.
+        way a runner does, with its histories. The filling runner sends heartbeats as it
+        goes, so that runners already started do not recover what it holds RUNNING.
         """
         orchestrator, state_backend = self.app.orchestrator, self.app.state_backend
         runner_ctx = RunnerContext("ScenarioFill")
         function = getattr(self.module, task)
         for first in range(0, count, batch):
+            orchestrator.register_runner_heartbeats([runner_ctx.runner_id])
             indexes = range(first, min(first + batch, count))
             invocations: list[DistributedInvocation[Any, Any]] = [
                 # stored_in_backend: the batch is stored at once below, not each at creation
@@ -178,6 +180,8 @@ class AppEnv(Records):
             ids = [invocation.invocation_id for invocation in invocations]
             self.app.trigger.report_tasks_status(ids, record.status)
             for index, invocation in zip(indexes, invocations, strict=True):
+                if index % 100 == 0:
+                    orchestrator.register_runner_heartbeats([runner_ctx.runner_id])
                 for status in path_to(InvocationStatus.RUNNING):
                     orchestrator.set_invocation_status(invocation.invocation_id, status, runner_ctx)
                 orchestrator.set_invocation_result(invocation, index, runner_ctx)
