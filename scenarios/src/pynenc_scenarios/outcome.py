@@ -101,11 +101,15 @@ class CaseResult:
 
 
 def format_metrics(metrics: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """``key=value`` of each of ``keys`` that ``metrics`` holds; a float with one decimal
+    from 10 up, three significant digits below (a ratio of 0.92 stays 0.92)."""
     parts = []
     for key in keys:
         if key in metrics:
             value = metrics[key]
-            parts.append(f"{key}={value:.1f}" if isinstance(value, float) else f"{key}={value}")
+            if isinstance(value, float):
+                value = f"{value:.1f}" if abs(value) >= 10 else f"{value:.3g}"
+            parts.append(f"{key}={value}")
     return " ".join(parts)
 
 
