@@ -24,7 +24,6 @@ from dataclasses import dataclass
 #: Namespaces and interfaces of this module: pn<pid>-<host>, pnbr<pid>, pnv<pid><host>
 #: and its veth peer pnp<pid><host>.
 _OURS = re.compile(r"^pn(?:br|v|p)?(\d+)")
-_SUBNETS = "10.213.{}.0/24"
 _IP_TIMEOUT = 10.0
 
 
